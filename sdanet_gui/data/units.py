@@ -1,0 +1,171 @@
+"""The one place that converts between snippets, frames and seconds.
+
+Frames are the truth for human edits: a segment is [start_frame, end_frame) on the decoder's
+frame index. Seconds come from per-frame timestamps (variable frame rate exists). Model outputs
+live on the snippet grid of a `FeatureSpec`. No other module does arithmetic on these units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a feature matrix [T, D] maps onto time, and how its columns split into modalities.
+
+    Snippet i covers frames [i * stride_frames, i * stride_frames + snippet_frames) of the video
+    resampled to `fps`; the family's convention places snippet i at i * stride_frames / fps s.
+    """
+
+    fps: float = 25.0
+    snippet_frames: int = 16
+    stride_frames: int = 16
+    modalities: tuple[tuple[str, int], ...] = (("rgb", 1024), ("flow", 1024))
+
+    def __post_init__(self):
+        if not (self.fps > 0 and self.snippet_frames > 0 and self.stride_frames > 0):
+            raise ValueError(f"feature spec needs positive fps/snippet/stride, got {self}")
+        if not self.modalities or any(d <= 0 for _, d in self.modalities):
+            raise ValueError(f"feature spec needs positive modality dims, got {self.modalities}")
+
+    @property
+    def feature_dim(self) -> int:
+        return sum(d for _, d in self.modalities)
+
+    @property
+    def modality_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.modalities)
+
+    @property
+    def snippet_seconds(self) -> float:
+        """Seconds between the starts of two consecutive snippets."""
+        return self.stride_frames / self.fps
+
+    def modality_slices(self) -> dict[str, slice]:
+        out, at = {}, 0
+        for name, dim in self.modalities:
+            out[name] = slice(at, at + dim)
+            at += dim
+        return out
+
+    # --- conversions -------------------------------------------------------------------------
+    def snippet_to_seconds(self, snippet):
+        """Start time of snippet index (scalar or array; fractional indices allowed)."""
+        return np.asarray(snippet, dtype=np.float64) * self.snippet_seconds if not np.isscalar(snippet) \
+            else float(snippet) * self.snippet_seconds
+
+    def seconds_to_snippet(self, seconds):
+        """Fractional snippet position of a time (the inverse of `snippet_to_seconds`)."""
+        return np.asarray(seconds, dtype=np.float64) / self.snippet_seconds if not np.isscalar(seconds) \
+            else float(seconds) / self.snippet_seconds
+
+    def snippet_count(self, duration_s: float) -> int:
+        """Number of snippets a video of this duration yields (at least one)."""
+        return max(1, int(math.floor(duration_s / self.snippet_seconds)))
+
+    # --- (de)serialization --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["modalities"] = [[n, int(dim)] for n, dim in self.modalities]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "FeatureSpec":
+        mods = d.get("modalities")
+        if mods is None and "feature_dim" in d:
+            dim = int(d["feature_dim"])
+            mods = [("rgb", dim // 2), ("flow", dim - dim // 2)] if dim % 2 == 0 else [("features", dim)]
+        return cls(
+            fps=float(d.get("fps", 25.0)),
+            snippet_frames=int(d.get("snippet_frames", 16)),
+            stride_frames=int(d.get("stride_frames", d.get("snippet_frames", 16))),
+            modalities=tuple((str(n), int(dim)) for n, dim in (mods or cls.modalities)),
+        )
+
+    def with_dims(self, dims: Sequence[int]) -> "FeatureSpec":
+        names = self.modality_names if len(dims) == len(self.modalities) else \
+            (("rgb", "flow") if len(dims) == 2 else tuple(f"m{i}" for i in range(len(dims))))
+        return FeatureSpec(self.fps, self.snippet_frames, self.stride_frames,
+                           tuple(zip(names, (int(x) for x in dims))))
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """Frame index <-> seconds for one decoded video, from its per-frame timestamps.
+
+    `timestamps[i]` is the presentation time (s) of frame i; frame i is shown during
+    [timestamps[i], timestamps[i+1]) and the last frame until `duration`.
+    """
+
+    timestamps: np.ndarray = field(repr=False)
+    duration: float = 0.0
+
+    @classmethod
+    def constant(cls, fps: float, frame_count: int) -> "FrameClock":
+        ts = np.arange(frame_count, dtype=np.float64) / float(fps)
+        return cls(ts, frame_count / float(fps))
+
+    @property
+    def frame_count(self) -> int:
+        return int(len(self.timestamps))
+
+    @property
+    def average_fps(self) -> float:
+        return self.frame_count / self.duration if self.duration > 0 else 0.0
+
+    def frame_to_seconds(self, frame):
+        """Start time of a frame; frame == frame_count maps to the duration (half-open ends)."""
+        f = np.asarray(frame)
+        ext = np.append(self.timestamps, self.duration)
+        out = ext[np.clip(f, 0, self.frame_count)]
+        return float(out) if out.ndim == 0 else out
+
+    def seconds_to_frame(self, seconds):
+        """Index of the frame shown at a time (clamped into the video)."""
+        s = np.asarray(seconds, dtype=np.float64)
+        idx = np.searchsorted(self.timestamps, s + 1e-9, side="right") - 1
+        idx = np.clip(idx, 0, max(0, self.frame_count - 1))
+        return int(idx) if idx.ndim == 0 else idx
+
+    def seconds_to_boundary(self, seconds):
+        """Nearest frame boundary (0..frame_count) to a time, for segment ends in [start, end)."""
+        s = np.asarray(seconds, dtype=np.float64)
+        ext = np.append(self.timestamps, self.duration)
+        idx = np.searchsorted(ext, s, side="left")
+        idx = np.clip(idx, 0, len(ext) - 1)
+        prev = np.clip(idx - 1, 0, len(ext) - 1)
+        pick = np.where(np.abs(ext[prev] - s) <= np.abs(ext[idx] - s), prev, idx)
+        return int(pick) if pick.ndim == 0 else pick
+
+    def snippet_to_frame(self, spec: FeatureSpec, snippet):
+        return self.seconds_to_boundary(spec.snippet_to_seconds(snippet))
+
+    def frame_to_snippet(self, spec: FeatureSpec, frame):
+        return spec.seconds_to_snippet(self.frame_to_seconds(frame))
+
+
+def format_timecode(seconds: float) -> str:
+    """hh:mm:ss.fff, as shown next to the player."""
+    ms = int(round(max(0.0, seconds) * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def parse_timecode(text: str) -> float:
+    """Accept hh:mm:ss.fff, mm:ss.fff or plain seconds."""
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"not a time: {text!r}")
+    total = 0.0
+    for p in parts:
+        total = total * 60 + float(p)
+    if total < 0:
+        raise ValueError(f"not a time: {text!r}")
+    return total

@@ -1,0 +1,38 @@
+"""The window a new user sees first."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from sdanet_gui.ui.main_window import EMPTY_STATE_TEXT, MainWindow
+
+
+def test_window_opens_with_title_menus_and_empty_state(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.windowTitle() == "SDANet Review"
+    menus = [a.text().replace("&", "") for a in w.menuBar().actions()]
+    assert menus[:5] == ["File", "Edit", "View", "Model", "Help"]
+    assert EMPTY_STATE_TEXT in w.empty_state.text() and w.empty_state.isVisible()
+
+
+def test_quit_closes_the_window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.action_quit.trigger()
+    qtbot.waitUntil(lambda: not w.isVisible())
+
+
+def test_about_dialog_opens(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    seen = {}
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: seen.update(title=title, text=text)))
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.action_about.trigger()
+    assert seen["title"] == "About SDANet Review" and "SDANet" in seen["text"]
