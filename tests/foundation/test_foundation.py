@@ -79,3 +79,31 @@ def test_bundled_model_folder_is_found():
 
     assert model_files().joinpath("presets").is_dir()
     assert resource_files().is_dir()
+
+
+def test_wheel_carries_model_and_resources(tmp_path):
+    """A non-editable install must find presets through importlib.resources."""
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps", "--no-build-isolation",
+                        "-w", str(tmp_path), "-q"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    wheel = next(tmp_path.glob("sdanet_gui-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "sdanet_gui/model/presets/thumos14.json" in names
+    assert "sdanet_gui/resources/__init__.py" in names
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    code = ("import sdanet_gui, sys; from sdanet_gui.bundled import model_files;"
+            "assert sdanet_gui.__file__.startswith(sys.argv[1]), sdanet_gui.__file__;"
+            "assert model_files().joinpath('presets', 'thumos14.json').is_file()")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
