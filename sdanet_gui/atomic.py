@@ -34,6 +34,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, _final_mode(target))
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
     except OSError as exc:
@@ -66,6 +67,16 @@ def write_text(target: str | os.PathLike, text: str) -> None:
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:
     with atomic_open(target, "wb") as fh:
         fh.write(data)
+
+
+def _final_mode(target: Path) -> int:
+    """mkstemp makes 0600 files; a replaced file keeps its mode, a new one follows the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(directory: Path) -> None:
