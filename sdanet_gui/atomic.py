@@ -23,8 +23,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     For writers that want a path rather than a file object (h5py, torch.save).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise _as_user_error(exc, target) from exc

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sdanet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sdanet eval ... | head`: the reader left, which is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: keep the traceback in the log, give the user one line
         log.exception("internal error in %s", args.command)
         from .paths import app_paths

@@ -40,6 +40,8 @@ class VideoAnnotation:
     segments: list[Segment] = field(default_factory=list)
     ambiguous: list[tuple[float, float]] = field(default_factory=list)
     fps: float | None = None
+    # format-specific extras about the video itself, e.g. "media_path" (the ELAN export links it)
+    meta: dict = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -54,12 +56,14 @@ class AnnotationSet:
     videos: dict[str, VideoAnnotation] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     source: str = ""
+    # file-level extras a format carries (annotations.json: fps, snippet_frames, train_subset, ...)
+    info: dict = field(default_factory=dict)
 
     def subset(self, name: str | None) -> "AnnotationSet":
         if not name:
             return self
         return AnnotationSet({k: v for k, v in self.videos.items() if v.subset == name},
-                             list(self.classes), self.source)
+                             list(self.classes), self.source, dict(self.info))
 
     def all_labels(self) -> list[str]:
         return sorted({s.label for v in self.videos.values() for s in v.segments})

@@ -169,3 +169,29 @@ def parse_timecode(text: str) -> float:
     if total < 0:
         raise ValueError(f"not a time: {text!r}")
     return total
+
+
+# --- constant-rate helpers for annotation formats (appended for the format readers/writers) -------
+def constant_frame_to_seconds(frame, fps: float):
+    """Start time of a frame index on a constant-rate clock (formats that store frames + fps)."""
+    if not fps or fps <= 0:
+        raise ValueError(f"need a positive fps, got {fps!r}")
+    out = np.asarray(frame, dtype=np.float64) / float(fps)
+    return float(out) if out.ndim == 0 else out
+
+
+def constant_seconds_to_boundary(seconds, fps: float):
+    """Nearest frame boundary to a time on a constant-rate clock (segment ends in [start, end))."""
+    if not fps or fps <= 0:
+        raise ValueError(f"need a positive fps, got {fps!r}")
+    out = np.rint(np.asarray(seconds, dtype=np.float64) * float(fps)).astype(np.int64)
+    return int(out) if out.ndim == 0 else out
+
+
+def seconds_to_milliseconds(seconds) -> int:
+    """Whole milliseconds (ELAN time slots)."""
+    return int(round(float(seconds) * 1000.0))
+
+
+def milliseconds_to_seconds(ms) -> float:
+    return float(ms) / 1000.0

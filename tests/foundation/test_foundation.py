@@ -107,3 +107,13 @@ def test_wheel_carries_model_and_resources(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, env=env,
                        cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_closed_pipe_is_not_an_error(tmp_path):
+    """`sdanet paths | head -0`: the reader leaving early must not print an internal error."""
+    import os
+
+    env = {**os.environ, "SDANET_GUI_HOME": str(tmp_path)}
+    r = subprocess.run(f"'{sys.executable}' -m sdanet_gui.cli paths | head -c 0", shell=True,
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,269 @@
+"""Evaluation and localization speed: vectorized detection mAP vs a plain reference loop, and
+localization of one long video.
+
+1. Ground truth: the real THUMOS14 test annotations (../shared/data/annotations/thumos14_cmcs/
+   test: 212 videos with segments, 20 classes, 3,358 segments, Ambiguous intervals excluded).
+   Predictions: ~100k generated around them (seeded): jittered copies of every ground-truth
+   segment with scores that fall with the jitter, exact duplicates, wrong-class copies, random
+   false positives, scores rounded to 1e-3 so that exact ties occur, and a few videos that are
+   not in the ground truth at all.
+2. The same sets are scored by `sdanet_gui.sdanet.evaluation.detection_map` and by
+   `reference_detection_map` below: a plain per-class, per-prediction loop written from the
+   ActivityNet algorithm (`compute_average_precision_detection` of ActivityNet's
+   eval_detection.py, without pandas), with the same documented tie rule (stable order by input
+   position). Both must agree; the max abs difference of every AP is printed with both times.
+3. `localize_video` on a 5,000-snippet x 20-class video (CAS and attention with planted
+   actions and noise): median milliseconds over repeated runs. Budget: 50 ms.
+
+    python benchmarks/engine_eval.py [--quick] [--json]
+`main(quick=False) -> dict` is called by benchmarks/engine.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA", REPO.parent / "shared" / "data"))
+THUMOS_TEST_GT = SHARED_DATA / "annotations" / "thumos14_cmcs" / "test"
+
+
+# --- the reference: a plain loop, like the official evaluator --------------------------------
+
+def _plain_iou(s, e, gts):
+    out = []
+    for gs, ge in gts:
+        inter = max(0.0, min(e, ge) - max(s, gs))
+        union = (ge - gs) + (e - s) - inter
+        out.append(inter / union if union > 0 else 0.0)
+    return np.array(out)
+
+
+def _plain_interpolated_ap(prec, rec):
+    mprec = [0.0] + list(prec) + [0.0]
+    mrec = [0.0] + list(rec) + [1.0]
+    for i in range(len(mprec) - 2, -1, -1):
+        mprec[i] = max(mprec[i], mprec[i + 1])
+    ap = 0.0
+    for i in range(1, len(mrec)):
+        if mrec[i] != mrec[i - 1]:
+            ap += (mrec[i] - mrec[i - 1]) * mprec[i]
+    return ap
+
+
+def reference_class_ap(gt_rows, pred_rows, tious):
+    """One class. gt_rows: [(video, start, end)], pred_rows: [(video, start, end, score)] in
+    input order -> AP per threshold. Mirrors `compute_average_precision_detection`."""
+    ap = np.zeros(len(tious))
+    if not pred_rows:
+        return ap
+    npos = float(len(gt_rows))
+    lock = -np.ones((len(tious), len(gt_rows)))
+    order = sorted(range(len(pred_rows)), key=lambda i: -pred_rows[i][3])   # stable
+    tp = np.zeros((len(tious), len(order)))
+    fp = np.zeros((len(tious), len(order)))
+    by_video: dict = {}
+    for gi, (v, _, _) in enumerate(gt_rows):
+        by_video.setdefault(v, []).append(gi)
+    for idx, pi in enumerate(order):
+        v, s, e, _ = pred_rows[pi]
+        gis = by_video.get(v)
+        if gis is None:
+            fp[:, idx] = 1
+            continue
+        tiou = _plain_iou(s, e, [(gt_rows[g][1], gt_rows[g][2]) for g in gis])
+        ranked = sorted(range(len(gis)), key=lambda j: -tiou[j])              # stable
+        for t, thr in enumerate(tious):
+            for j in ranked:
+                if tiou[j] < thr:
+                    fp[t, idx] = 1
+                    break
+                if lock[t, gis[j]] >= 0:
+                    continue
+                tp[t, idx] = 1
+                lock[t, gis[j]] = idx
+                break
+            if fp[t, idx] == 0 and tp[t, idx] == 0:
+                fp[t, idx] = 1
+    tp_cum = np.cumsum(tp, axis=1)
+    fp_cum = np.cumsum(fp, axis=1)
+    rec = tp_cum / npos
+    prec = tp_cum / (tp_cum + fp_cum)
+    for t in range(len(tious)):
+        ap[t] = _plain_interpolated_ap(prec[t], rec[t])
+    return ap
+
+
+def reference_detection_map(gt, preds, tious):
+    """-> (classes present in gt, ap [K, C]) by the plain loop."""
+    gt_rows: dict = {}
+    for name, video in gt.videos.items():
+        for seg in video.segments:
+            if seg.label.lower() == "ambiguous":
+                continue
+            gt_rows.setdefault(seg.label, []).append((name, float(seg.start), float(seg.end)))
+    classes = sorted(gt_rows)
+    pred_rows: dict = {c: [] for c in classes}
+    for name, segs in preds.items():
+        for seg in segs:
+            if seg.label in pred_rows:
+                pred_rows[seg.label].append((name, float(seg.start), float(seg.end), float(seg.score)))
+    ap = np.zeros((len(tious), len(classes)))
+    for ci, c in enumerate(classes):
+        ap[:, ci] = reference_class_ap(gt_rows[c], pred_rows[c], tious)
+    return classes, ap
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def thumos_test_gt():
+    from sdanet_gui.data.annotations import load_annotations
+
+    gt = load_annotations(THUMOS_TEST_GT)
+    gt.videos = {k: v for k, v in gt.videos.items() if v.segments}
+    return gt
+
+
+def generate_predictions(gt, n_target=100_000, seed=0, extra_videos=5):
+    """~n_target scored segments around the ground truth (see the module docstring)."""
+    from sdanet_gui.data.structures import Segment
+
+    rng = np.random.default_rng(seed)
+    classes = sorted({s.label for v in gt.videos.values() for s in v.segments})
+    n_gt = sum(len(v.segments) for v in gt.videos.values())
+    per_gt = max(1, int(n_target * 0.6 / n_gt))
+    fp_per_video = max(1, int(n_target * 0.4 / max(1, len(gt.videos))))
+    preds = {}
+    for name, video in gt.videos.items():
+        dur = float(video.duration or max(s.end for s in video.segments) + 10.0)
+        out = []
+        for seg in video.segments:
+            length = max(0.2, seg.end - seg.start)
+            jit = rng.normal(0, 0.35, size=(per_gt, 2)) * length
+            s = np.clip(seg.start + jit[:, 0], 0, dur)
+            e = np.clip(seg.end + jit[:, 1], 0, dur)
+            s, e = np.minimum(s, e), np.maximum(s, e) + 0.04
+            score = np.round(np.clip(0.9 - np.abs(jit).sum(1) / length * 0.5
+                                     + rng.normal(0, 0.1, per_gt), 0.001, 1), 3)
+            labels = np.where(rng.random(per_gt) < 0.1, rng.choice(classes, per_gt), seg.label)
+            for a, b, sc, lab in zip(s, e, score, labels):
+                out.append(Segment(str(lab), float(a), float(b), float(sc)))
+            if rng.random() < 0.3:                       # an exact duplicate
+                out.append(Segment(out[-1].label, out[-1].start, out[-1].end, out[-1].score))
+        starts = rng.uniform(0, dur, fp_per_video)
+        lens = rng.exponential(5.0, fp_per_video) + 0.3
+        video_labels = sorted({s.label for s in video.segments})
+        for a, ln in zip(starts, lens):
+            lab = video_labels[rng.integers(len(video_labels))] if rng.random() < 0.7 \
+                else classes[rng.integers(len(classes))]
+            out.append(Segment(lab, float(a), float(min(dur, a + ln)),
+                               float(np.round(rng.uniform(0.001, 0.7), 3))))
+        order = rng.permutation(len(out))
+        preds[name] = [out[i] for i in order]
+    for i in range(extra_videos):                        # videos the ground truth does not have
+        preds[f"video_not_in_gt_{i}"] = [Segment(classes[j % len(classes)], float(j), float(j + 3),
+                                                 0.5) for j in range(20)]
+    return preds
+
+
+def synthetic_scores(t=5000, c=20, seed=0, n_actions=60):
+    """CAS [t, c+1] and attention [t] with planted actions of 3 classes, smooth noise."""
+    rng = np.random.default_rng(seed)
+    cas = rng.normal(-1.0, 0.5, size=(t, c + 1))
+    cas[:, -1] += 0.5
+    att = 0.15 + 0.1 * np.convolve(rng.normal(size=t + 8), np.ones(9) / 3, mode="valid")
+    for _ in range(n_actions):
+        s = int(rng.integers(0, t - 60))
+        ln = int(rng.integers(2, 50))
+        k = int(rng.integers(0, 3))
+        att[s:s + ln] = rng.uniform(0.5, 0.95) + rng.normal(0, 0.05, ln)
+        cas[s:s + ln, k] += rng.uniform(3, 6)
+    return cas, np.clip(att, 0, 1)
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def main(quick: bool = False) -> dict:
+    from sdanet_gui.data.units import FeatureSpec
+    from sdanet_gui.sdanet.evaluation import THUMOS_TIOUS, detection_map
+    from sdanet_gui.sdanet.localization import PostProcessing, localize_video
+
+    gt = thumos_test_gt()
+    preds = generate_predictions(gt, n_target=15_000 if quick else 100_000)
+    n_pred = sum(len(v) for v in preds.values())
+    n_gt = sum(len(v.segments) for v in gt.videos.values())
+    tious = list(THUMOS_TIOUS)
+
+    def timed(fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        r = fn()
+        return r, time.perf_counter() - w0, time.process_time() - c0
+
+    fast = [timed(lambda: detection_map(gt, preds, tious)) for _ in range(3)]
+    res = fast[0][0]
+    (ref_classes, ref_ap), ref_wall, ref_cpu = timed(lambda: reference_detection_map(gt, preds, tious))
+    col = {c: i for i, c in enumerate(res.classes)}
+    fast_ap = res.ap[:, [col[c] for c in ref_classes]]
+    max_diff = float(np.max(np.abs(fast_ap - ref_ap)))
+    fast_wall = statistics.median(f[1] for f in fast)
+    fast_cpu = statistics.median(f[2] for f in fast)
+
+    spec = FeatureSpec()
+    names = [f"class{i}" for i in range(20)]
+    cas, att = synthetic_scores()
+    params = PostProcessing()
+    segs = localize_video(cas, att, spec, names, params)
+    loc = [timed(lambda: localize_video(cas, att, spec, names, params)) for _ in range(5 if quick else 21)]
+
+    out = {
+        "eval_videos": len(gt.videos), "eval_classes": len(res.classes), "eval_gt": n_gt,
+        "eval_predictions": n_pred,
+        "eval_fast_s": fast_wall, "eval_reference_s": ref_wall,
+        "eval_fast_cpu_s": fast_cpu, "eval_reference_cpu_s": ref_cpu,
+        "eval_speedup": ref_wall / fast_wall, "eval_speedup_cpu": ref_cpu / fast_cpu,
+        "eval_max_abs_diff": max_diff, "eval_average_mAP": float(res.average_map),
+        "localize_snippets": int(cas.shape[0]), "localize_classes": int(cas.shape[1] - 1),
+        "localize_kept_classes": len({s.label for s in segs}), "localize_segments": len(segs),
+        "localize_median_ms": 1000 * statistics.median(x[1] for x in loc),
+        "localize_median_cpu_ms": 1000 * statistics.median(x[2] for x in loc),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    return out
+
+
+def _cli() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="15k predictions, fewer runs")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    r = main(quick=args.quick)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"detection mAP on {r['eval_videos']} videos, {r['eval_classes']} classes, "
+          f"{r['eval_gt']} GT, {r['eval_predictions']} predictions (tIoU 0.1:0.7)")
+    print(f"  vectorized {r['eval_fast_s'] * 1000:.0f} ms wall / {r['eval_fast_cpu_s'] * 1000:.0f} ms cpu "
+          f"(median of 3); reference loop {r['eval_reference_s']:.2f} s wall / "
+          f"{r['eval_reference_cpu_s']:.2f} s cpu")
+    print(f"  speed-up {r['eval_speedup']:.1f}x wall, {r['eval_speedup_cpu']:.1f}x cpu; "
+          f"max |AP diff| {r['eval_max_abs_diff']:.2e}; average mAP {r['eval_average_mAP']:.4f}")
+    print(f"localize_video: {r['localize_snippets']} snippets x {r['localize_classes']} classes "
+          f"({r['localize_kept_classes']} kept) -> {r['localize_segments']} segments, median "
+          f"{r['localize_median_ms']:.1f} ms wall / {r['localize_median_cpu_ms']:.1f} ms cpu (budget 50 ms)")
+    print(f"(1-min load average {r['load_average_1min']:.1f}; wall times inflate on a busy machine)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())

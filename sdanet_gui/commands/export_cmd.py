@@ -1,0 +1,34 @@
+"""`sdanet export`: write a review project's segments in an exchange format.
+
+Formats: activitynet (JSON), thumos14 (a folder of <Class>_<subset>.txt), csv, elan (a folder of
+.eaf files with the media linked), wtalc (a W-TALC annotation folder). Files are replaced
+atomically; the project is only read.
+"""
+
+NAME = "export"
+HELP = "export a review project's annotations (activitynet, thumos14, csv, elan, wtalc)"
+
+FORMATS = ("activitynet", "thumos14", "csv", "elan", "wtalc")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--project", required=True, metavar="DIR", help="project folder")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--out", required=True, metavar="PATH",
+                        help="output file (activitynet, csv) or folder (thumos14, elan, wtalc)")
+    parser.add_argument("--only-reviewed", action="store_true",
+                        help="only videos marked reviewed; of a partly reviewed video only the "
+                             "segments inside its reviewed span")
+    parser.add_argument("--videos", nargs="+", metavar="NAME", help="only these videos")
+
+
+def run(args) -> int:
+    from ..project.exchange import export_annotations
+    from ..project.store import Project
+
+    # read-only: exporting works while the GUI has the project open
+    with Project.open(args.project, read_only=True) as project:
+        path = export_annotations(project, args.format, args.out,
+                                  only_reviewed=args.only_reviewed, video_names=args.videos)
+    print(f"exported {args.format} to {path}")
+    return 0

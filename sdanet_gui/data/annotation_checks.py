@@ -1,0 +1,113 @@
+"""Checks every annotation reader shares: times that are numbers, segments that end after they
+start, labels inside a fixed class list.
+
+Each reader passes the file and the entry (line, row, video/index) it is looking at, so the one
+message the user sees says where the problem is. This module only validates and builds
+`Segment`s; it never reads or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import logging
+from pathlib import Path
+
+from ..errors import UserError
+from .structures import AnnotationSet, Segment, VideoAnnotation
+
+log = logging.getLogger(__name__)
+
+
+def fail(path: str | Path, entry: str, problem: str) -> UserError:
+    """The one-line error: `<file>: <entry>: <problem>`."""
+    where = f"{entry}: " if entry else ""
+    return UserError(f"{path}: {where}{problem}", path=path)
+
+
+def parse_time(value, path, entry: str, what: str) -> float:
+    """A time in seconds from a number or a numeric string (the G-TAD JSON stores strings)."""
+    if isinstance(value, bool):
+        raise fail(path, entry, f"{what} is {value!r}, not a number")
+    if isinstance(value, str):
+        try:
+            out = float(value.strip())
+        except ValueError:
+            raise fail(path, entry, f"{what} is {value!r}, not a number") from None
+    elif isinstance(value, (int, float)) or hasattr(value, "__float__"):
+        out = float(value)
+    else:
+        raise fail(path, entry, f"{what} is {value!r}, not a number")
+    if not math.isfinite(out):
+        raise fail(path, entry, f"{what} is {value!r}, not a finite number")
+    return out
+
+
+def parse_optional_number(value, path, entry: str, what: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_time(value, path, entry, what)
+
+
+def make_segment(label, start, end, path, entry: str, *, score=None, meta=None) -> Segment:
+    """Validated segment: numeric finite times, end not before start, a non-empty label."""
+    if not isinstance(label, str) or not label.strip():
+        raise fail(path, entry, f"label is {label!r}, expected a class name")
+    s = parse_time(start, path, entry, "segment start")
+    e = parse_time(end, path, entry, "segment end")
+    if e < s:
+        raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
+    sc = parse_optional_number(score, path, entry, "score")
+    return Segment(label.strip(), s, e, sc, dict(meta or {}))
+
+
+def make_interval(start, end, path, entry: str) -> tuple[float, float]:
+    s = parse_time(start, path, entry, "start")
+    e = parse_time(end, path, entry, "end")
+    if e < s:
+        raise fail(path, entry, f"interval ends before it starts ({s:g} s > {e:g} s)")
+    return (s, e)
+
+
+def check_labels(aset: AnnotationSet, classes, path, entries: dict | None = None) -> None:
+    """Every segment label must be in `classes` (a fixed class list); name the first offender.
+
+    `entries` maps id(segment) -> entry text when the reader kept finer positions (line numbers).
+    """
+    allowed = set(classes)
+    for name, video in aset.videos.items():
+        for i, seg in enumerate(video.segments):
+            if seg.label not in allowed:
+                entry = (entries or {}).get(id(seg)) or f"video {name!r}, segment {i}"
+                raise fail(path, entry, f"label {seg.label!r} is not in the class list "
+                                        f"({len(allowed)} classes)")
+
+
+def get_video(videos: dict[str, VideoAnnotation], name: str, subset: str, path, entry: str) -> VideoAnnotation:
+    """The video entry, created on first sight; one video cannot sit in two subsets."""
+    video = videos.get(name)
+    if video is None:
+        video = videos[name] = VideoAnnotation(name=name, subset=subset)
+    elif subset and video.subset and video.subset != subset:
+        raise fail(path, entry, f"video {name!r} is in subset {subset!r} here but "
+                                f"{video.subset!r} elsewhere")
+    elif subset and not video.subset:
+        video.subset = subset
+    return video
+
+
+def apply_fps(aset: AnnotationSet, fps: float | None) -> None:
+    """Fill the frame rate of videos whose file did not say it."""
+    if fps:
+        for video in aset.videos.values():
+            if video.fps is None:
+                video.fps = float(fps)
+
+
+def remove_stale(folder: Path, candidates, written: set[Path]) -> None:
+    """After a folder export: remove files of the format's own naming that this export did not
+    write (a class or video no longer in the set), so reading the folder back gives the export.
+    Only `candidates` (the format's patterns) are considered; other files are left alone."""
+    for path in candidates:
+        if path.is_file() and path not in written:
+            path.unlink()
+            log.info("%s: removed stale export file %s", folder, path.name)

@@ -1,0 +1,293 @@
+"""A seeded synthetic feature set: the engine's test bed (numpy only).
+
+Why it exists: tests and benchmarks must show that SDANet *learns* (mAP far above an untrained
+model) and that each module can matter, without real I3D features. The videos here are
+untrimmed sequences of snippet features with planted action instances that carry the traps
+SDANet is designed for. This module never imports torch and never touches real data; it only
+writes into the folder it is given.
+
+Generative model (everything drawn from `numpy.random.default_rng`, keyed by `seed`):
+
+World (shared by all videos of a seed; key [seed, 7919]), per modality m with dim d_m:
+  P[m, c]   unit class prototype of class c (Gaussian, normalised).
+  Q[c]      unit *context* prototype of class c, modality 0 only (e.g. the pool next to a
+            swimmer): 0.6 P[0, c] + 0.8 (a random direction orthogonal to it).
+  G[m, k]   K = 4 unit distractor patterns (background events unrelated to any class).
+  R[m, c]   unit direction orthogonal to P[m, c], used by the domain shift.
+Domain shift (`domain` = x >= 0): every prototype is rotated by theta = x * 70 degrees toward
+its R direction, P_x = cos(theta) P + sin(theta) R (the same for Q), and the background mean of
+every video moves by 1.5 x along a fixed direction. At x = 1 a prototype keeps cos 70 = 0.34 of
+its old direction, so a model trained at x = 0 degrades but a few x = 1 videos teach it back.
+The layout of a video (length, instances, noise) does not depend on `domain`: the same seed and
+index give the same segments at every domain, only the appearance changes.
+
+Video i of subset s (key [seed, s, i]), T ~ U{min_snippets..max_snippets} snippets:
+  labels     a primary class (cycling over a seeded class order, so every class has videos
+             and same-class pairs exist) and with p = 0.25 a second class.
+  instances  "short-heavy" videos (p = 0.3): 3-8 instances of 2-4 snippets per primary class;
+             other videos 1-3 instances whose length is 2-4 (35 %), 5-12 (40 %) or
+             13-min(40, T/4) (25 %) snippets. Instances never overlap and keep a 3-snippet gap.
+  amplitude  a = A * U(0.75, 1.25), A = 2.5 noise units, along P_x[m, c].
+  weak middle  p = 0.5 for instances of >= 5 snippets: the central 40 % has 0.25 a (the
+             ground truth still spans the whole instance: a pause inside an action).
+  split evidence  p = 0.5 (>= 2 modalities): one random modality carries a, the others 0.2 a.
+  context    p = 0.5: modality 0 gets 0.8 a along Q_x[c] on 2-3 snippets just before and/or
+             just after the instance (never labelled as action).
+  distractors  0-3 events of 3-10 snippets along a random G[., k] in every modality, 0.6-1.1 A.
+  background a per-video offset (norm U(0.5, 2.0), random direction, + the domain shift) and
+             temporally correlated noise: AR(1) with rho = 0.5, std U(0.8, 1.2) per video.
+Features are float32 [T, sum d_m], modality columns in spec order (rgb first). Ground truth
+segments are in seconds on the spec's snippet grid; each `Segment.meta` records the traps the
+instance carries (`weak_middle`, `strong_modality`, `context`, `short`) for per-trap analyses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .structures import FeatureSet, FeatureVideo, Segment, VideoAnnotation
+from .units import FeatureSpec
+
+TRAIN, TEST = "train", "test"
+_SUBSET_KEY = {TRAIN: 1, TEST: 2}
+BUNDLE_NAME = "Synthetic"   # W-TALC bundle: Synthetic-I3D-JOINTFeatures.npy + Synthetic-Annotations/
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """The knobs of the generative model (defaults = the model in the module docstring)."""
+
+    amplitude: float = 2.5
+    noise_rho: float = 0.5
+    short_video_prob: float = 0.3
+    second_class_prob: float = 0.25
+    weak_middle_prob: float = 0.5
+    weak_middle_level: float = 0.25
+    split_prob: float = 0.5
+    weak_modality_level: float = 0.2
+    context_prob: float = 0.5
+    context_level: float = 0.8
+    max_distractors: int = 3
+    domain_angle_deg: float = 70.0
+    domain_background_shift: float = 1.5
+    gap: int = 3
+
+
+@dataclass
+class _World:
+    proto: list[np.ndarray]        # per modality [C, d_m]
+    rot: list[np.ndarray]          # per modality [C, d_m]
+    context: np.ndarray            # [C, d_0]
+    context_rot: np.ndarray        # [C, d_0]
+    distractor: list[np.ndarray]   # per modality [K, d_m]
+    shift_dir: list[np.ndarray]    # per modality [d_m]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _orthogonal_to(rng, base: np.ndarray) -> np.ndarray:
+    """Unit vectors orthogonal to each row of `base` (rows unit). [N, d] -> [N, d]"""
+    g = rng.standard_normal(base.shape)
+    g = g - (g * base).sum(-1, keepdims=True) * base
+    return _unit(g)
+
+
+def _make_world(seed: int, num_classes: int, dims: list[int]) -> _World:
+    rng = np.random.default_rng([seed, 7919])
+    proto = [_unit(rng.standard_normal((num_classes, d))) for d in dims]
+    rot = [_orthogonal_to(rng, p) for p in proto]
+    ctx_free = _orthogonal_to(rng, proto[0])
+    context = _unit(0.6 * proto[0] + 0.8 * ctx_free)
+    context_rot = _orthogonal_to(rng, context)
+    distractor = [_unit(rng.standard_normal((4, d))) for d in dims]
+    shift_dir = [_unit(rng.standard_normal(d)) for d in dims]
+    return _World(proto, rot, context, context_rot, distractor, shift_dir)
+
+
+def _rotate(base: np.ndarray, toward: np.ndarray, theta: float) -> np.ndarray:
+    return _unit(math.cos(theta) * base + math.sin(theta) * toward)
+
+
+def _place(rng, occupied: np.ndarray, length: int, gap: int) -> int | None:
+    """A random start for an instance of `length` keeping `gap` free snippets around it."""
+    t = len(occupied)
+    if length > t:
+        return None
+    for _ in range(60):
+        s = int(rng.integers(0, t - length + 1))
+        if not occupied[max(0, s - gap):min(t, s + length + gap)].any():
+            return s
+    free = [s for s in range(t - length + 1)
+            if not occupied[max(0, s - gap):min(t, s + length + gap)].any()]
+    return int(rng.choice(free)) if free else None
+
+
+def _instance_lengths(rng, short_heavy: bool, primary: bool, t: int) -> list[int]:
+    if short_heavy:
+        n = int(rng.integers(3, 9)) if primary else int(rng.integers(2, 5))
+        return [int(rng.integers(2, 5)) for _ in range(n)]
+    n = int(rng.integers(1, 4))
+    out = []
+    for _ in range(n):
+        u = rng.random()
+        if u < 0.35:
+            out.append(int(rng.integers(2, 5)))
+        elif u < 0.75:
+            out.append(int(rng.integers(5, 13)))
+        else:
+            out.append(int(rng.integers(13, max(14, min(40, t // 4)) + 1)))
+    return out
+
+
+def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, index: int,
+                primary: int, num_classes: int, dims: list[int], names: list[str],
+                t_range: tuple[int, int], domain: float):
+    """One video: features [T, D] float32 and its annotation pieces (snippet units)."""
+    rng = np.random.default_rng([seed, _SUBSET_KEY[subset], index])
+    t = int(rng.integers(t_range[0], t_range[1] + 1))
+    m_count = len(dims)
+    theta = math.radians(p.domain_angle_deg) * domain
+    proto = [_rotate(world.proto[m], world.rot[m], theta) for m in range(m_count)]
+    context = _rotate(world.context, world.context_rot, theta)
+    classes = [primary]
+    if num_classes > 1 and rng.random() < p.second_class_prob:
+        classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
+    short_heavy = rng.random() < p.short_video_prob
+
+    signal = [np.zeros((t, d)) for d in dims]
+    occupied = np.zeros(t, dtype=bool)
+    instances = []  # (class, start, end, meta)
+    for ci, c in enumerate(classes):
+        placed = 0
+        for length in _instance_lengths(rng, short_heavy, ci == 0, t):
+            s = _place(rng, occupied, length, p.gap)
+            if s is None:
+                continue
+            e = s + length
+            occupied[s:e] = True
+            placed += 1
+            a = p.amplitude * rng.uniform(0.75, 1.25)
+            profile = np.ones(length)
+            weak = length >= 5 and rng.random() < p.weak_middle_prob
+            if weak:
+                lo = int(round(length * 0.3))
+                profile[lo:length - lo] = p.weak_middle_level
+            levels = np.ones(m_count)
+            strong = "all"
+            if m_count >= 2 and rng.random() < p.split_prob:
+                k = int(rng.integers(0, m_count))
+                levels[:] = p.weak_modality_level
+                levels[k] = 1.0
+                strong = names[k]
+            for m in range(m_count):
+                signal[m][s:e] += (a * levels[m] * profile)[:, None] * proto[m][c][None, :]
+            has_context = rng.random() < p.context_prob
+            instances.append((c, s, e, {"weak_middle": bool(weak), "strong_modality": strong,
+                                        "context": bool(has_context), "short": length < 4}))
+            if has_context:
+                for side in ("before", "after"):
+                    if rng.random() < 0.7:
+                        n = int(rng.integers(2, 4))
+                        lo, hi = (max(0, s - n), s) if side == "before" else (e, min(t, e + n))
+                        span = np.arange(lo, hi)
+                        span = span[~occupied[span]]
+                        signal[0][span] += p.context_level * a * context[c][None, :]
+        if placed == 0 and ci == 0:
+            raise ValueError(f"video of {t} snippets has no room for an action instance; "
+                             f"raise min_snippets")
+    labelled = sorted({c for c, *_ in instances})
+
+    for _ in range(int(rng.integers(0, p.max_distractors + 1))):
+        length = int(rng.integers(3, 11))
+        s = _place(rng, occupied, length, 1)
+        if s is None:
+            continue
+        k = int(rng.integers(0, world.distractor[0].shape[0]))
+        a = p.amplitude * rng.uniform(0.6, 1.1)
+        for m in range(m_count):
+            signal[m][s:s + length] += a * world.distractor[m][k][None, :]
+
+    parts = []
+    sigma = rng.uniform(0.8, 1.2)
+    rho = p.noise_rho
+    for m, d in enumerate(dims):
+        offset = _unit(rng.standard_normal(d)) * rng.uniform(0.5, 2.0)
+        offset = offset + p.domain_background_shift * domain * world.shift_dir[m]
+        eps = rng.standard_normal((t, d))
+        noise = np.empty_like(eps)
+        noise[0] = eps[0]
+        scale = math.sqrt(1 - rho * rho)
+        for i in range(1, t):
+            noise[i] = rho * noise[i - 1] + scale * eps[i]
+        parts.append(signal[m] + offset[None, :] + sigma * noise)
+    features = np.concatenate(parts, axis=1).astype(np.float32)
+    return features, instances, labelled
+
+
+def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_videos: int = 40,
+                   test_videos: int = 20, min_snippets: int = 80, max_snippets: int = 200,
+                   domain: float = 0.0, spec: FeatureSpec | None = None,
+                   params: SyntheticParams | None = None) -> FeatureSet:
+    """The synthetic feature set in memory: subsets "train" and "test".
+
+    `dim` is per modality (rgb + flow) unless `spec` gives the modalities (any number, any
+    dims). Each `FeatureVideo.features()` returns its stored read-only float32 [T, D] array.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if not 10 <= min_snippets <= max_snippets:
+        raise ValueError(f"need 10 <= min_snippets <= max_snippets, got {min_snippets}, {max_snippets}")
+    if train_videos < 0 or test_videos < 0 or dim < 1 or domain < 0:
+        raise ValueError("train_videos, test_videos and domain must be >= 0, dim >= 1")
+    p = params or SyntheticParams()
+    spec = spec or FeatureSpec(25.0, 16, 16, (("rgb", int(dim)), ("flow", int(dim))))
+    dims = [d for _, d in spec.modalities]
+    names = list(spec.modality_names)
+    classes = [f"class{c:02d}" for c in range(num_classes)]
+    world = _make_world(seed, num_classes, dims)
+    videos = []
+    for subset, count in ((TRAIN, train_videos), (TEST, test_videos)):
+        order = np.random.default_rng([seed, _SUBSET_KEY[subset], 10 ** 6]).permutation(num_classes)
+        for i in range(count):
+            feats, instances, _ = _make_video(
+                world, p, seed=seed, subset=subset, index=i, primary=int(order[i % num_classes]),
+                num_classes=num_classes, dims=dims, names=names,
+                t_range=(min_snippets, max_snippets), domain=float(domain))
+            feats.setflags(write=False)
+            name = f"syn_{subset}_{i:04d}"
+            t = feats.shape[0]
+            segments = [Segment(classes[c], float(spec.snippet_to_seconds(s)), float(spec.snippet_to_seconds(e)),
+                                meta=dict(meta)) for c, s, e, meta in sorted(instances, key=lambda r: r[1])]
+            ann = VideoAnnotation(name, subset, float(spec.snippet_to_seconds(t)), segments, fps=spec.fps)
+            videos.append(FeatureVideo(name, ann, _loader=(lambda a=feats: a), num_snippets=t))
+    source = f"synthetic(seed={seed}, classes={num_classes}, domain={domain:g})"
+    return FeatureSet(spec, classes, videos, TRAIN, TEST, source=source)
+
+
+def write_synthetic(out_dir, fmt: str = "pervideo", *, layout: str = "npy", **kwargs) -> Path:
+    """Generate with `make_synthetic(**kwargs)` and write it to `out_dir`; returns the data path.
+
+    fmt "pervideo": out_dir/features/<video>.npy [T, D] float32 + out_dir/annotations.json
+    (ActivityNet layout with fps, snippet_frames, stride_frames, modalities, class_list,
+    train_subset, test_subset); `layout` picks another per-video layout of
+    `feature_sets.write_pervideo_feature_set` ("rgb_flow", "h5", "set_h5"). fmt "wtalc":
+    out_dir/Synthetic-I3D-JOINTFeatures.npy + out_dir/Synthetic-Annotations/ (the spec is not
+    stored there: readers take 25 fps / 16-frame snippets from the preset, which is what the
+    generator uses by default). Files are replaced atomically by those writers.
+    """
+    from .feature_sets import write_pervideo_feature_set, write_wtalc_bundle
+
+    fs = make_synthetic(**kwargs)
+    videos = {v.name: (np.asarray(v.features()), v.annotation) for v in fs.videos}
+    if fmt == "pervideo":
+        return write_pervideo_feature_set(out_dir, fs.spec, list(fs.classes), videos, fs.train_subset,
+                                          fs.test_subset, layout=layout)
+    if fmt == "wtalc":
+        return write_wtalc_bundle(out_dir, BUNDLE_NAME, fs.spec, list(fs.classes), videos)
+    raise ValueError(f"unknown synthetic format {fmt!r} (pervideo or wtalc)")

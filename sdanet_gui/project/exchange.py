@@ -1,0 +1,284 @@
+"""Import annotation files into a project and export its review work back out.
+
+The file formats themselves (ActivityNet JSON, THUMOS14 txt, CSV, ELAN, W-TALC) live in
+`sdanet_gui.data.annotations`; this module is only the glue between those plain structures
+(seconds) and the project store (frames with provenance):
+
+- `import_annotations`: ground truth becomes human segments with provenance 'imported' (their
+  seconds kept per boundary, see store.py), THUMOS 'Ambiguous' spans become ambiguous spans,
+  ActivityNet result files become the predicted segments of a new model version named
+  "imported". Everything of one import happens in ONE transaction: a malformed file, or a
+  problem found half-way, leaves the project exactly as it was. Importing the same file again
+  adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
+  their decoder clocks (probed before the transaction starts).
+- `export_annotations`: writes the human segments (optionally only reviewed material) in any
+  write format; the writers replace files atomically.
+
+Never imports Qt; never writes annotation files itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.structures import AnnotationSet, Segment, VideoAnnotation
+from ..errors import UserError
+from .store import Project
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMATS = ("activitynet", "thumos14", "csv", "elan", "wtalc")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                  ".flv", ".ts", ".3gp", ".ogv")
+#: Constant-rate decoders place frame i within this many seconds of i / fps.
+CONSTANT_RATE_TOLERANCE_S = 1e-4
+
+
+@dataclass
+class ImportReport:
+    source: str
+    format: str
+    videos_added: int = 0
+    segments: int = 0
+    skipped_duplicates: int = 0
+    ambiguous: int = 0
+    predictions: int = 0
+    model_version_id: int | None = None
+    located: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.videos_added} new videos"]
+        if self.model_version_id is not None:
+            parts.append(f"{self.predictions} predicted segments (model version {self.model_version_id})")
+        else:
+            parts.append(f"{self.segments} segments")
+            if self.ambiguous:
+                parts.append(f"{self.ambiguous} ambiguous spans")
+            if self.skipped_duplicates:
+                parts.append(f"{self.skipped_duplicates} already in the project")
+        if self.located:
+            parts.append(f"{len(self.located)} video files located")
+        return f"imported {self.source} ({self.format}): " + ", ".join(parts)
+
+
+def import_annotations(project: Project, path: str | os.PathLike, *, as_predictions: bool | None = None,
+                       videos_dir: str | os.PathLike | None = None, fps: float | None = None,
+                       fixed_classes: bool | None = None, model_name: str = "imported") -> ImportReport:
+    """Import a file or folder of annotations (or predictions) into `project` in one transaction.
+
+    `as_predictions=None` decides from the file (an ActivityNet `results` file is predictions).
+    With `fixed_classes` (default: the project setting "classes_fixed"), a label outside the
+    project's class list is an error naming file, entry and label.
+    """
+    from ..data import annotations as formats
+
+    path = Path(path)
+    fmt = formats.detect_format(path)
+    if as_predictions is None:
+        as_predictions = fmt == "activitynet_results"
+    if fixed_classes is None:
+        fixed_classes = bool(project.get_setting("classes_fixed", False))
+    known = project.classes() if fixed_classes else None
+    probes = _video_files(videos_dir) if videos_dir else {}
+
+    report = ImportReport(str(path), fmt)
+    if as_predictions:
+        if fmt != "activitynet_results":
+            raise UserError(f"{path}: predictions are read from ActivityNet result files "
+                            f"('results'), this is {fmt}", path=path)
+        preds = formats.load_predictions(path)
+        labels = sorted({s.label for segs in preds.values() for s in segs})
+        _check_fixed(path, labels, known)
+        with project.transaction():
+            project.add_classes(labels)
+            mv = project.add_model_version(model_name, metrics={"source": str(path)})
+            report.model_version_id = mv.id
+            for name, segs in preds.items():
+                rec = project.find_video(name) or _add_video(project, name, report)
+                if not segs:
+                    continue
+                starts, ends = project.frames_for_import(rec.id, [s.start for s in segs],
+                                                         [s.end for s in segs])
+                rows = [(seg.label, s, e, 0.0 if seg.score is None else float(seg.score))
+                        for seg, s, e in zip(segs, starts.tolist(), ends.tolist())]
+                report.predictions += project.add_predictions(mv.id, rec.id, rows)
+            _locate(project, probes, report)
+            project.log_edit("import", "ImportPredictions", report.summary(), [], [])
+        return report
+
+    aset = formats.load_annotations(path, classes=known, fps=fps)
+    with project.transaction():
+        project.add_classes(aset.classes or aset.all_labels())
+        project.add_classes(aset.all_labels())
+        for name, va in aset.videos.items():
+            rec = project.find_video(name)
+            if rec is None:
+                rec = _add_video(project, name, report, va)
+            elif va.subset and not rec.subset:
+                project.set_video_fields(rec.id, subset=va.subset)
+            have = {(s.label, s.import_start_s, s.import_end_s) for s in project.segments(rec.id)
+                    if s.provenance == "imported"}
+            rows = []
+            for seg in va.segments:
+                key = (seg.label, float(seg.start), float(seg.end))
+                if key in have:
+                    report.skipped_duplicates += 1
+                    continue
+                have.add(key)
+                rows.append(key)
+            report.segments += len(project.add_imported_segments(rec.id, rows))
+            have_amb = {(a[2], a[3]) for a in project.ambiguous(rec.id)}
+            spans = [(float(a), float(b)) for a, b in va.ambiguous
+                     if (float(a), float(b)) not in have_amb]
+            report.ambiguous += project.add_ambiguous(rec.id, spans)
+        _locate(project, probes, report)
+        project.log_edit("import", "ImportAnnotations", report.summary(), [], [])
+    return report
+
+
+def _check_fixed(path: Path, labels, known) -> None:
+    if known is None:
+        return
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise UserError(f"{path}: label {unknown[0]!r} is not one of the project's classes "
+                        f"({', '.join(known)})", path=path)
+
+
+def _add_video(project: Project, name: str, report: ImportReport, va: VideoAnnotation | None = None):
+    report.videos_added += 1
+    if va is None:
+        return project.add_video(name)
+    return project.add_video(name, subset=va.subset, duration=va.duration, source_fps=va.fps)
+
+
+# --- locating video files ------------------------------------------------------------------------
+
+@dataclass
+class _Probe:
+    path: Path
+    fps: float
+    frame_count: int
+    duration: float
+    timestamps: np.ndarray | None
+    fingerprint: str
+
+
+def _video_files(folder: str | os.PathLike) -> dict[str, Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: video folder not found", path=folder)
+    found: dict[str, Path] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+            found.setdefault(p.stem, p)
+    return found
+
+
+def probe_for_project(path: str | os.PathLike) -> _Probe:
+    """Decoder clock and fingerprint of a video file, as `Project.locate_video` wants them."""
+    from ..media.fingerprint import fingerprint
+    from ..media.probe import probe_video
+
+    info = probe_video(path)
+    clock = info.clock
+    fps = round(clock.average_fps, 9)   # 164 frames / 6.56 s is 24.999999999999996
+    n = clock.frame_count
+    ts = np.asarray(clock.timestamps, dtype=np.float64)
+    uniform = np.arange(n, dtype=np.float64) / fps
+    constant = bool(np.max(np.abs(ts - uniform)) <= CONSTANT_RATE_TOLERANCE_S)
+    return _Probe(Path(path), fps, n, float(clock.duration), None if constant else ts,
+                  fingerprint(path))
+
+
+def locate_video_file(project: Project, video: int | str, path: str | os.PathLike):
+    """Attach a video file to a project video: probe it, then re-map its frames (one transaction)."""
+    pr = probe_for_project(path)
+    return project.locate_video(video, pr.path, fps=pr.fps, frame_count=pr.frame_count,
+                                duration=pr.duration, timestamps=pr.timestamps,
+                                fingerprint=pr.fingerprint)
+
+
+def video_file_status(project: Project, video: int | str) -> str:
+    """'unlocated', 'missing' (file gone or moved), 'changed' (another file at that path) or 'ok'.
+
+    A changed file must not be shown against frames that were reviewed on the old one.
+    """
+    from ..media.fingerprint import fingerprint
+
+    rec = project.video(video)
+    path = project.video_path(rec.id)
+    if path is None:
+        return "unlocated"
+    if not path.is_file():
+        return "missing"
+    if rec.fingerprint and fingerprint(path) != rec.fingerprint:
+        return "changed"
+    return "ok"
+
+
+def _locate(project: Project, files: dict[str, Path], report: ImportReport) -> None:
+    for rec in project.videos():
+        if rec.located or rec.name not in files:
+            continue
+        locate_video_file(project, rec.id, files[rec.name])
+        report.located.append(rec.name)
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+def project_annotations(project: Project, *, only_reviewed: bool = False,
+                        video_names: list[str] | None = None) -> AnnotationSet:
+    """The project's human segments as plain seconds, ready for any writer.
+
+    With `only_reviewed`, unreviewed videos are left out and a partially reviewed video keeps
+    only the segments that end inside its reviewed span [0, N).
+    """
+    with project.snapshot():
+        records = project.videos() if video_names is None else [project.video(n) for n in video_names]
+        videos = {}
+        for rec in records:
+            review = project.review_state(rec.id)
+            span = project.reviewed_span(rec.id)
+            if only_reviewed and span is None:
+                continue
+            segs = []
+            for s in project.segments(rec.id):
+                if only_reviewed and s.end_frame > span[1]:
+                    continue
+                start, end = project.segment_seconds(s)
+                meta = {"provenance": s.provenance, "review_state": review.state}
+                if rec.clock_kind == "decoded":
+                    meta.update(start_frame=s.start_frame, end_frame=s.end_frame)
+                segs.append(Segment(s.label, float(start), float(end), meta=meta))
+            fps = rec.fps if rec.clock_kind == "decoded" else rec.source_fps
+            meta = {}
+            path = project.video_path(rec.id)
+            if path is not None:
+                meta["media_path"] = str(path)
+            videos[rec.name] = VideoAnnotation(
+                rec.name, rec.subset, rec.duration, segs,
+                [(a[2], a[3]) for a in project.ambiguous(rec.id)], fps, meta)
+        classes = project.classes()
+    return AnnotationSet(videos, classes, str(project.folder))
+
+
+def export_annotations(project: Project, fmt: str, out: str | os.PathLike, *,
+                       only_reviewed: bool = False, video_names: list[str] | None = None) -> Path:
+    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path."""
+    from ..data import annotations as formats
+
+    if fmt not in EXPORT_FORMATS:
+        raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
+    aset = project_annotations(project, only_reviewed=only_reviewed, video_names=video_names)
+    if not aset.videos:
+        raise UserError(f"{project.folder}: nothing to export"
+                        + (" (no video is marked reviewed)" if only_reviewed else ""),
+                        path=project.folder)
+    media = {n: v.meta["media_path"] for n, v in aset.videos.items() if "media_path" in v.meta}
+    return formats.save_annotations(aset, out, fmt, media_paths=media or None)

@@ -1,0 +1,359 @@
+"""Detection mAP (the ActivityNet algorithm) and video classification mAP, vectorized.
+
+Why it exists: every number we report, and the model selection during training, comes from
+here, so it must give the official ActivityNet evaluator's numbers (`eval_detection.py`,
+`compute_average_precision_detection`) while being fast enough to run after every validation.
+
+The algorithm, per class and per tIoU threshold t:
+  - predictions in descending score order; each is matched to the not yet matched ground-truth
+    segment of the same video with the highest tIoU, if that tIoU >= t (true positive), else it
+    is a false positive. Predictions in a video without ground truth of that class, including
+    videos absent from the ground truth, are false positives (as in the official code).
+  - AP = VOC all-points interpolated precision/recall area; mAP = mean over the classes that have
+    ground truth; classes without predictions get AP 0.
+Documented choices where the official code is undefined:
+  - exact score ties: stable order by input position (video order of the prediction mapping,
+    then list order). The official uses numpy's unstable `argsort()[::-1]`, whose tie order
+    depends on the array size and CPU; for distinct scores, and for exact duplicates, the
+    numbers are identical.
+  - equal-tIoU ground truths: the one earlier in the ground-truth order is taken first.
+  - tIoU of two zero-length segments is 0 (the official divides 0 by 0 and then counts the
+    NaN as a match).
+  - times are compared in seconds, as in the official evaluator. The CO2-Net/DELU THUMOS14 code
+    instead rounds the ground truth to the snippet grid (round(sec * 25 / 16)) and compares
+    snippet indices, which moves its numbers slightly.
+How it is fast: candidate (prediction, ground truth) pairs are built per (class, video) with
+numpy, replicated per threshold, and the greedy matching runs for all classes, videos and
+thresholds at once in rounds. In each round every undecided prediction proposes its best
+still-free ground truth; a proposal is final when (1) every earlier undecided prediction of its
+(threshold, class, video) group proposed a different ground truth, or (2) no earlier undecided
+prediction of the group has that ground truth as a candidate at all. Either way the sequential
+loop would make the same choice; the rest retry next round (two or three rounds on THUMOS14).
+
+What it must never do: import torch or read files (the CLI and the data layer do that).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import attrgetter
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..data.structures import AnnotationSet, Segment
+
+THUMOS_TIOUS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+ANET_TIOUS: np.ndarray = np.linspace(0.5, 0.95, 10)
+AMBIGUOUS_LABELS = frozenset({"ambiguous"})
+
+
+def parse_tious(text: str) -> tuple[float, ...]:
+    """"0.1:0.7:0.1" (start:stop:step, stop included) or "0.5,0.75,0.95" -> thresholds in (0, 1]."""
+    text = str(text).strip()
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
+                raise ValueError
+            start, stop, step = parts
+            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            values = [round(start + i * step, 10) for i in range(n)]
+        else:
+            values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ValueError(f"not a tIoU list: {text!r} (use start:stop:step or a,b,c)") from None
+    if not values or any(not (0.0 < v <= 1.0) for v in values):
+        raise ValueError(f"tIoU thresholds must be in (0, 1]: {text!r}")
+    return tuple(values)
+
+
+def tiou_key(t: float) -> str:
+    return f"{t:.2f}"
+
+
+def segment_iou(target: Sequence[float], candidates: np.ndarray) -> np.ndarray:
+    """tIoU of one [start, end] against [N, 2] candidates (the official formula and order)."""
+    candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, 2)
+    inter = (np.minimum(target[1], candidates[:, 1]) - np.maximum(target[0], candidates[:, 0])).clip(0)
+    union = (candidates[:, 1] - candidates[:, 0]) + (target[1] - target[0]) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
+    """VOC 2011 all-points interpolated AP (the official `interpolated_prec_rec`)."""
+    mprec = np.hstack([[0.0], precision, [0.0]])
+    mrec = np.hstack([[0.0], recall, [1.0]])
+    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
+    idx = np.where(mrec[1:] != mrec[:-1])[0] + 1
+    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+
+
+@dataclass
+class DetectionResult:
+    """ap[k, c] is class c's AP at tiou_thresholds[k]; map[k] the mean over `classes`."""
+
+    tiou_thresholds: np.ndarray
+    map: np.ndarray
+    ap: np.ndarray
+    classes: list[str]
+    average_map: float
+    num_ground_truth: dict = field(default_factory=dict)
+    num_predictions: int = 0
+    predictions_outside_gt: int = 0
+
+    @property
+    def per_class(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for ci, name in enumerate(self.classes):
+            row = {tiou_key(t): float(self.ap[k, ci]) for k, t in enumerate(self.tiou_thresholds)}
+            row["average"] = float(self.ap[:, ci].mean()) if len(self.tiou_thresholds) else 0.0
+            out[name] = row
+        return out
+
+    def to_json_dict(self) -> dict:
+        """The `sdanet eval --json` contract."""
+        return {
+            "tiou_thresholds": [float(t) for t in self.tiou_thresholds],
+            "mAP": {tiou_key(t): float(m) for t, m in zip(self.tiou_thresholds, self.map)},
+            "average_mAP": float(self.average_map),
+            "per_class": self.per_class,
+        }
+
+
+def _gt_arrays(gt: AnnotationSet, class_index: Mapping[str, int], video_index: dict):
+    vids, labels, starts, ends = [], [], [], []
+    for name, video in gt.videos.items():
+        vi = video_index.setdefault(name, len(video_index))
+        for seg in video.segments:
+            if seg.label.lower() in AMBIGUOUS_LABELS or seg.label not in class_index:
+                continue
+            vids.append(vi)
+            labels.append(class_index[seg.label])
+            starts.append(float(seg.start))
+            ends.append(float(seg.end))
+    return (np.asarray(vids, dtype=np.int64), np.asarray(labels, dtype=np.int64),
+            np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64))
+
+
+def _pred_arrays(preds: Mapping[str, Sequence[Segment]], class_index: Mapping[str, int],
+                 video_index: dict):
+    n_gt_videos = len(video_index)
+    counts, segs_all = [], []
+    for name, segs in preds.items():
+        video_index.setdefault(name, len(video_index))
+        counts.append(len(segs))
+        segs_all.extend(segs)
+    vids = np.repeat(np.asarray([video_index[n] for n in preds], dtype=np.int64),
+                     np.asarray(counts, dtype=np.int64))
+    if not segs_all:
+        e = np.zeros(0)
+        return vids, vids.copy(), e, e.copy(), e.copy(), 0
+    n = len(segs_all)
+    labels = np.fromiter(map(class_index.get, map(attrgetter("label"), segs_all), repeat(-1)),
+                         dtype=np.int64, count=n)
+    try:
+        nums = np.fromiter(chain.from_iterable(map(attrgetter("start", "end", "score"), segs_all)),
+                           dtype=np.float64, count=3 * n).reshape(n, 3)
+    except (TypeError, ValueError):
+        raise ValueError("every prediction needs a numeric start, end and score") from None
+    starts, ends, scores_a = nums[:, 0], nums[:, 1], nums[:, 2]
+    keep = labels >= 0
+    vids, labels, scores_a = vids[keep], labels[keep], scores_a[keep]
+    starts_a, ends_a = starts[keep], ends[keep]
+    if len(scores_a) and not np.all(np.isfinite(scores_a)):
+        raise ValueError("every prediction needs a finite score")
+    outside = int(np.count_nonzero(vids >= n_gt_videos))
+    return vids, labels, starts_a, ends_a, scores_a, outside
+
+
+def _ragged_arange(counts: np.ndarray) -> np.ndarray:
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end, prune=True):
+    """(prediction, ground truth) index pairs of the same group; with `prune`, only those that
+    can overlap (ground-truth start within (p_start - longest ground truth, p_end], widened by a
+    margin; the exact tIoU decides later)."""
+    if prune:
+        length = g_end - g_start
+        lo_t = float(min(g_start.min(), p_start.min()))
+        span = float(max(g_end.max(), p_end.max()) - lo_t) + float(length.max()) + 10.0
+        n_grp = int(max(g_group.max(), p_group.max())) + 1
+        maxlen = np.zeros(n_grp)
+        np.maximum.at(maxlen, g_group, length)
+        g_key = g_group * span + (g_start - lo_t)
+        g_order = np.argsort(g_key, kind="stable")
+        keys = g_key[g_order]
+        margin = 1e-9 * span * n_grp + 1e-9
+        base = p_group * span - lo_t
+        lo = np.searchsorted(keys, base + p_start - maxlen[p_group] - margin, side="left")
+        hi = np.searchsorted(keys, base + p_end + margin, side="right")
+    else:
+        g_order = np.argsort(g_group, kind="stable")
+        gs = g_group[g_order]
+        lo = np.searchsorted(gs, p_group, side="left")
+        hi = np.searchsorted(gs, p_group, side="right")
+    counts = np.maximum(hi - lo, 0)
+    pair_p = np.repeat(np.arange(len(p_group)), counts)
+    pair_g = g_order[np.repeat(lo, counts) + _ragged_arange(counts)]
+    if prune:
+        same = g_group[pair_g] == p_group[pair_p]
+        pair_p, pair_g = pair_p[same], pair_g[same]
+    return pair_p, pair_g
+
+
+def match_predictions(p_group, p_start, p_end, g_group, g_start, g_end, tious) -> np.ndarray:
+    """The greedy matching for many independent groups at once.
+
+    Predictions must already be in matching order (descending score, ties resolved) and carry a
+    group id (class x video); a prediction can only match ground truth of its own group.
+    p_*: [P], g_*: [G], tious: [K] -> tp [K, P] bool.
+    """
+    tious = np.asarray(tious, dtype=np.float64)
+    k_n, p_n, g_n = len(tious), len(p_group), len(g_group)
+    tp = np.zeros((k_n, p_n), dtype=bool)
+    if p_n == 0 or g_n == 0 or k_n == 0:
+        return tp
+    pair_p, pair_g = _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end,
+                                      prune=bool(tious.min() > 0))
+    tt1 = np.maximum(p_start[pair_p], g_start[pair_g])
+    tt2 = np.minimum(p_end[pair_p], g_end[pair_g])
+    inter = (tt2 - tt1).clip(0)
+    union = (g_end[pair_g] - g_start[pair_g]) + (p_end[pair_p] - p_start[pair_p]) - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    keep = iou >= tious.min()
+    pair_p, pair_g, iou = pair_p[keep], pair_g[keep], iou[keep]
+    # Order once by (prediction rank, best tIoU, ground-truth order), then replicate per
+    # threshold (a pair exists at threshold k if iou >= t_k): np.nonzero keeps that order per k.
+    order = np.lexsort((pair_g, -iou, pair_p))
+    pair_p, pair_g, iou = pair_p[order], pair_g[order], iou[order]
+    kk, idx = np.nonzero(iou[None, :] >= tious[:, None])
+    pp, gg = pair_p[idx], pair_g[idx]
+    grp = kk * (int(p_group.max()) + 1) + p_group[pp]
+    pred_done = np.zeros((k_n, p_n), dtype=bool)
+    gt_locked = np.zeros((k_n, g_n), dtype=bool)
+    # scratch arrays (lowest rank claiming a ground truth / hitting a conflict), reset each round
+    claim = np.full(k_n * g_n, p_n, dtype=np.int64)
+    first_dup = np.full(k_n * (int(p_group.max()) + 1), p_n, dtype=np.int64)
+    while len(kk):
+        alive = ~pred_done[kk, pp] & ~gt_locked[kk, gg]
+        if not alive.all():
+            kk, pp, gg, grp = kk[alive], pp[alive], gg[alive], grp[alive]
+            if not len(kk):
+                break
+        # each prediction's best free ground truth: the first pair of its (k, p) run
+        head = np.empty(len(kk), dtype=bool)
+        head[0] = True
+        np.not_equal(pp[1:], pp[:-1], out=head[1:])
+        head[1:] |= kk[1:] != kk[:-1]
+        hk, hp, hg, hgrp = kk[head], pp[head], gg[head], grp[head]
+        # A prediction's best free ground truth is final (1) if every earlier undecided
+        # prediction of its group asked for another ground truth this round (they take theirs
+        # and nothing else), or (2) if no earlier undecided prediction has it as a candidate.
+        flat = hk * g_n + hg
+        np.minimum.at(claim, flat, hp)
+        dup = hp > claim[flat]
+        claim[flat] = p_n
+        if dup.any():
+            np.minimum.at(first_dup, hgrp[dup], hp[dup])
+            accept = hp < first_dup[hgrp]
+            first_dup[hgrp[dup]] = p_n
+            flat_all = kk * g_n + gg
+            np.minimum.at(claim, flat_all, pp)
+            accept |= claim[flat] == hp
+            claim[flat_all] = p_n
+        else:
+            accept = np.ones(len(hp), dtype=bool)
+        ak, ap_, ag = hk[accept], hp[accept], hg[accept]
+        tp[ak, ap_] = True
+        pred_done[ak, ap_] = True
+        gt_locked[ak, ag] = True
+    return tp
+
+
+def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
+                  tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
+                  classes: Sequence[str] | None = None) -> DetectionResult:
+    """ActivityNet detection mAP of `preds` (video -> segments with scores, seconds) against
+    every video of `gt` (apply `gt.subset(name)` first). Ambiguous intervals and segments
+    labelled 'Ambiguous' are not ground truth. `classes` fixes the order of the per-class
+    columns; only classes with ground truth are evaluated and averaged."""
+    tious = np.asarray(list(tiou_thresholds), dtype=np.float64)
+    present = {s.label for v in gt.videos.values() for s in v.segments
+               if s.label.lower() not in AMBIGUOUS_LABELS}
+    order = list(classes) if classes is not None else (list(gt.classes) or sorted(present))
+    order += sorted(present - set(order))
+    eval_classes = [c for c in order if c in present]
+    class_index = {c: i for i, c in enumerate(eval_classes)}
+    video_index: dict[str, int] = {}
+    g_vid, g_lab, g_s, g_e = _gt_arrays(gt, class_index, video_index)
+    p_vid, p_lab, p_s, p_e, p_score, outside = _pred_arrays(preds, class_index, video_index)
+    n_c, n_v = len(eval_classes), max(1, len(video_index))
+    # matching order: by class, then descending score, ties by input position
+    p_order = np.lexsort((np.arange(len(p_score)), -p_score, p_lab))
+    p_vid, p_lab, p_s, p_e = p_vid[p_order], p_lab[p_order], p_s[p_order], p_e[p_order]
+    tp = match_predictions(p_lab * n_v + p_vid, p_s, p_e, g_lab * n_v + g_vid, g_s, g_e, tious)
+    ap = np.zeros((len(tious), n_c))
+    npos = np.bincount(g_lab, minlength=n_c)
+    bounds = np.searchsorted(p_lab, np.arange(n_c + 1))
+    for c in range(n_c):
+        a, b = bounds[c], bounds[c + 1]
+        if b == a or npos[c] == 0:
+            continue
+        tp_c = tp[:, a:b].astype(np.float64)
+        tp_cum = np.cumsum(tp_c, axis=1)
+        fp_cum = np.cumsum(1.0 - tp_c, axis=1)
+        recall = tp_cum / float(npos[c])
+        precision = tp_cum / (tp_cum + fp_cum)
+        for k in range(len(tious)):
+            ap[k, c] = interpolated_ap(precision[k], recall[k])
+    m = ap.mean(axis=1) if n_c else np.zeros(len(tious))
+    return DetectionResult(
+        tiou_thresholds=tious, map=m, ap=ap, classes=eval_classes,
+        average_map=float(m.mean()) if len(m) else 0.0,
+        num_ground_truth={c: int(npos[i]) for i, c in enumerate(eval_classes)},
+        num_predictions=int(len(p_score)), predictions_outside_gt=int(outside))
+
+
+def classification_map(gt_labels: np.ndarray, scores: np.ndarray) -> float:
+    """Video classification mAP (the family's `getClassificationMAP`, as a fraction): per class,
+    non-interpolated AP of the videos ranked by score (ties stable), averaged over the classes
+    that have at least one positive video (the family divides by zero on the others).
+    gt_labels: [N, C] multi-hot, scores: [N, C] -> float in [0, 1]."""
+    labels = np.asarray(gt_labels) > 0
+    scores = np.asarray(scores, dtype=np.float64)
+    if labels.shape != scores.shape or labels.ndim != 2:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} must both be [N, C]")
+    aps = []
+    for c in range(labels.shape[1]):
+        npos = labels[:, c].sum()
+        if npos == 0:
+            continue
+        hit = labels[np.argsort(-scores[:, c], kind="stable"), c].astype(np.float64)
+        tp = np.cumsum(hit)
+        precision = tp / np.arange(1, len(hit) + 1)
+        aps.append(float(np.sum(hit * precision) / npos))
+    return float(np.mean(aps)) if aps else 0.0
+
+
+def format_table(result: DetectionResult, per_class: bool = True) -> str:
+    """A plain-text table: mAP per threshold, the average, then AP per class (percent)."""
+    t = result.tiou_thresholds
+    name_w = max([len("class")] + [len(c) for c in result.classes] + [len("mAP")])
+    head = f"{'':{name_w}s} " + " ".join(f"{tiou_key(x):>6s}" for x in t) + f" {'avg':>6s}"
+    lines = [f"detection mAP (%) over {len(result.classes)} classes, "
+             f"{sum(result.num_ground_truth.values())} ground-truth segments, "
+             f"{result.num_predictions} predictions", head]
+    lines.append(f"{'mAP':{name_w}s} " + " ".join(f"{100 * v:6.2f}" for v in result.map)
+                 + f" {100 * result.average_map:6.2f}")
+    if per_class and result.classes:
+        lines.append("-" * len(head))
+        for ci, name in enumerate(result.classes):
+            row = result.ap[:, ci]
+            lines.append(f"{name:{name_w}s} " + " ".join(f"{100 * v:6.2f}" for v in row)
+                         + f" {100 * row.mean():6.2f}")
+    return "\n".join(lines)
