@@ -36,3 +36,17 @@ def test_about_dialog_opens(qtbot, monkeypatch):
     qtbot.addWidget(w)
     w.action_about.trigger()
     assert seen["title"] == "About SDANet Review" and "SDANet" in seen["text"]
+
+
+def test_qt_binding_does_not_leak_references_to_none():
+    """PySide6 6.12.0 on CPython 3.11 drops a reference to None per void call and later aborts
+    the interpreter; pyproject excludes it. This fails if a broken binding comes back."""
+    import sys
+
+    from PySide6.QtCore import QRectF
+
+    rect = QRectF(0, 0, 10, 10)
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        rect.setLeft(1.0)
+    assert abs(sys.getrefcount(None) - before) < 50

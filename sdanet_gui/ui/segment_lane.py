@@ -1,0 +1,496 @@
+"""One timeline lane of one class: a single graphics item that paints ALL its segments and does its
+own hit-testing, so 20 lanes x thousands of segments stay one item per lane (not one per segment).
+
+Coordinates: x in seconds (the timeline's shared axis), y in lane rows (this lane occupies
+[row, row + 1)). The lane only previews an edit while the mouse moves; it commits nothing itself.
+When a drag ends it emits ONE signal with the final times, and the editing controller turns that
+into one undoable project command. It must never hold the truth about segments: the project store
+does; `set_segments` is called again after every command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter
+
+# Provenance of a segment, in the order of the `kinds` codes given to `set_segments`: the model's
+# prediction first, then the project's human provenances (project/schema.PROVENANCES).
+KINDS = ("predicted", "imported", "accepted-prediction", "edited", "added", "confirmed")
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+PREDICTED, IMPORTED, ACCEPTED, EDITED, ADDED, CONFIRMED = range(len(KINDS))
+HUMAN_KINDS = (IMPORTED, ACCEPTED, EDITED, ADDED, CONFIRMED)
+
+# Vertical bands inside a lane row: predicted segments on top (read-only), human ones below.
+PREDICTED_BAND = (0.06, 0.30)
+HUMAN_BAND = (0.40, 0.92)
+
+# A boundary is grabbed when the mouse is within this many pixels of it.
+GRAB_PX = 5.0
+# A dragged boundary snaps to a threshold crossing of its class's score within this many pixels
+# (hold Shift to place it freely).
+EVIDENCE_SNAP_PX = 8.0
+# Above this many visible segments a band is painted as one raster strip: one colour per pixel
+# column, computed with numpy, so a paint costs O(lane width in pixels), not O(segments).
+RASTER_ABOVE = 40
+# The raster path reads a per-lane table of BINS time bins (max opacity and provenance per bin),
+# built once per data change, so a paint reduces bins to pixel columns instead of segments.
+BINS = 1 << 16
+STRIP_MARGIN = 0.5  # the raster strip also covers half a view-width on each side
+SETTLE_MS = 60      # the view is "still" after this long without a change
+_ALPHA_LEVELS = 8
+_OUTLINE = {}  # provenance code -> outline colour, filled once a QGuiApplication exists
+_STYLE: dict = {}
+_OUTLINE_BRUSH: dict = {}
+_OUTLINE_BGRA = np.zeros((len(KINDS), 4), np.uint8)  # provenance code -> BGRA outline pixel
+
+
+def _build_styles() -> None:
+    if _STYLE:
+        return
+    _OUTLINE.update({IMPORTED: QColor(170, 170, 170), ACCEPTED: QColor(120, 220, 140),
+                     EDITED: QColor(255, 200, 0), ADDED: QColor(0, 170, 255),
+                     CONFIRMED: QColor(40, 200, 80)})
+    _STYLE["lane_line"] = pg.mkPen(QColor(128, 128, 128, 60), width=1, cosmetic=True)
+    for code, color in _OUTLINE.items():
+        style = Qt.PenStyle.DashLine if code == EDITED else Qt.PenStyle.SolidLine
+        _STYLE[code] = pg.mkPen(color, width=3 if code == CONFIRMED else 2, style=style, cosmetic=True)
+    _STYLE["selected"] = pg.mkPen(QColor(255, 255, 255), width=2, cosmetic=True)
+    for code, color in _OUTLINE.items():
+        _OUTLINE_BGRA[code] = (color.blue(), color.green(), color.red(), 255)
+        _OUTLINE_BRUSH[code] = QBrush(color)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What is under the mouse in a lane: segment position (in the lane's arrays) and the part."""
+
+    index: int
+    seg_id: int
+    part: str  # "start" | "end" | "body"
+
+
+class SegmentLane(pg.GraphicsObject):
+    """Paints the segments of one class in one row and turns mouse gestures into edit requests.
+
+    Signals (times in seconds, already snapped to frame boundaries by `snap`):
+      clicked(row, seg_id or 0, x)                    - a click; 0 when on empty lane
+      segment_changed(row, seg_id, start, end)       - a boundary or body drag finished
+      segment_drawn(row, start, end)                 - a drag on empty lane finished (add)
+    """
+
+    clicked = Signal(int, int, float)
+    segment_changed = Signal(int, int, float, float)
+    segment_drawn = Signal(int, float, float)
+
+    def __init__(self, row: int, color: QColor, duration: float = 1.0, snap=None, editable=True):
+        super().__init__()
+        _build_styles()
+        self.row = int(row)
+        self.color = QColor(color)
+        self._level_brushes = []
+        for lv in range(_ALPHA_LEVELS):
+            c = QColor(self.color)
+            c.setAlpha(int(50 + 190 * (lv + 1) / _ALPHA_LEVELS))
+            self._level_brushes.append(QBrush(c))
+        fill = QColor(self.color)
+        fill.setAlpha(230)
+        self._human_brush = QBrush(fill)
+        self._selected_brush = QBrush(QColor(self.color).lighter(130))
+        # premultiplied BGRA of the class colour per unit of alpha (alpha 0..255 -> pixel)
+        self._bgra_per_alpha = np.array([self.color.blue(), self.color.green(), self.color.red(), 255],
+                                        np.float32) / 255.0
+        self.duration = float(duration)
+        self.snap = snap or (lambda s: s)
+        self.editable = editable
+        self.min_length = 1e-3  # seconds; the timeline sets one frame
+        # (row, seconds, tolerance s) -> nearest threshold crossing of the class score, or None
+        self.evidence_snap = None
+        self._settle: QTimer | None = None
+        self._rebuild_now = False
+        self.selected_id: int | None = None
+        self._preview: tuple[int, float, float] | None = None  # (seg_id or 0 for new, start, end)
+        self._drag: tuple[Hit | None, float, float, float] | None = None
+        self.set_segments(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        self.setAcceptHoverEvents(True)
+
+    # --- data ------------------------------------------------------------------------------------
+    def set_segments(self, ids, starts, ends, scores=None, kinds=None) -> None:
+        """ids [N] int, starts/ends [N] seconds, scores [N] in 0..1 (nan = none), kinds [N] codes.
+
+        ids: human segment ids (> 0) and, for predicted segments, the prediction id NEGATED (< 0),
+        so one lane can hold both without confusion; 0 is never an id."""
+        ids = np.asarray(ids, dtype=np.int64)
+        starts = np.asarray(starts, dtype=np.float64)
+        ends = np.asarray(ends, dtype=np.float64)
+        n = len(ids)
+        scores = np.full(n, np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
+        kinds = np.zeros(n, np.int8) if kinds is None else np.asarray(kinds, dtype=np.int8)
+        order = np.argsort(starts, kind="stable")
+        self.ids, self.starts, self.ends = ids[order], starts[order], ends[order]
+        self.scores, self.kinds = scores[order], kinds[order]
+        # running max of ends lets clip-to-view find the first visible segment by bisection
+        self._max_end = np.maximum.accumulate(self.ends) if n else self.ends
+        self._id_pos = {int(i): k for k, i in enumerate(self.ids)}
+        # the two bands, split once here so a paint does no masking over all segments
+        pred = self.kinds == PREDICTED
+        self._bands = {}
+        for name, m in (("predicted", pred), ("human", ~pred)):
+            st, en = self.starts[m], self.ends[m]
+            self._bands[name] = (st, en, self.scores[m], self.kinds[m], self.ids[m],
+                                 np.maximum.accumulate(en) if len(en) else en)
+        self._bin_cache: dict = {}
+        self._strip_cache: dict = {}
+        self.update()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def segment(self, seg_id: int) -> tuple[float, float]:
+        k = self._id_pos[int(seg_id)]
+        return float(self.starts[k]), float(self.ends[k])
+
+    def set_duration(self, duration: float) -> None:
+        self.prepareGeometryChange()
+        self.duration = float(duration)
+        self._bin_cache = {}
+        self._strip_cache = {}
+        self.update()
+
+    def select(self, seg_id: int | None) -> None:
+        self.selected_id = None if seg_id is None or int(seg_id) not in self._id_pos else int(seg_id)
+        self.update()
+
+    def set_preview(self, seg_id: int, start: float, end: float) -> None:
+        self._preview = (int(seg_id), float(start), float(end))
+        self.update()
+
+    def clear_preview(self) -> None:
+        self._preview = None
+        self.update()
+
+    def visible_range(self, x0: float, x1: float) -> tuple[int, int]:
+        """Positions [a, b) of the segments that overlap [x0, x1] (segments sorted by start)."""
+        a = int(np.searchsorted(self._max_end, x0, side="right"))
+        b = int(np.searchsorted(self.starts, x1, side="left"))
+        return a, max(a, b)
+
+    # --- hit testing -------------------------------------------------------------------------------
+    @staticmethod
+    def band_of(y_in_row: float) -> str:
+        """'predicted' for the top band of the row, else 'human'."""
+        return "predicted" if y_in_row < (PREDICTED_BAND[1] + HUMAN_BAND[0]) / 2 else "human"
+
+    def hit(self, x: float, tolerance: float, band: str = "human") -> Hit | None:
+        """The segment part at time x in `band`: a boundary within `tolerance` s wins over a body.
+        Predicted segments are read-only: their hits are always 'body'."""
+        a, b = self.visible_range(x - tolerance, x + tolerance)
+        if a >= b:
+            return None
+        want_pred = band == "predicted"
+        ks = [k for k in range(a, b) if (self.kinds[k] == PREDICTED) == want_pred]
+        best: tuple[float, Hit] | None = None
+        if not want_pred:
+            for k in ks:
+                for part, edge in (("start", self.starts[k]), ("end", self.ends[k])):
+                    d = abs(x - edge)
+                    if d <= tolerance and (best is None or d < best[0]):
+                        best = (d, Hit(k, int(self.ids[k]), part))
+        if best is not None:
+            return best[1]
+        inside = [k for k in ks if self.starts[k] <= x < self.ends[k]]
+        if inside:  # the shortest one containing x is the one the user can see best
+            k = min(inside, key=lambda k: self.ends[k] - self.starts[k])
+            return Hit(k, int(self.ids[k]), "body")
+        return None
+
+    def _tolerance(self) -> float:
+        pw = self.pixelWidth()
+        return GRAB_PX * (pw if pw and np.isfinite(pw) else 0.0)
+
+    # --- painting ------------------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(0.0, float(self.row), max(self.duration, 1e-6), 1.0)
+
+    def _view(self) -> tuple[float, float, float] | None:
+        """(x0, x1, seconds per pixel) of the view; the lane sits untransformed in its ViewBox,
+        so the ViewBox's own range is exact and far cheaper than GraphicsItem.viewRect()."""
+        vb = self.getViewBox()
+        if vb is None or not hasattr(vb, "viewRange"):
+            return None
+        (x0, x1), _ = vb.viewRange()
+        width = vb.width()
+        return x0, x1, (x1 - x0) / width if width > 0 else (x1 - x0) / 1000.0
+
+    def pixelWidth(self) -> float:  # noqa: N802 (Qt naming)
+        view = self._view()
+        return view[2] if view else 0.0
+
+    def paint(self, p, *args):
+        view = self._view()
+        if view is None:
+            return
+        x0, x1, pw = view
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        # lane base line, so an empty lane is still visibly a lane
+        p.setPen(_STYLE["lane_line"])
+        p.drawLine(QPointF(x0, self.row + 0.97), QPointF(x1, self.row + 0.97))
+        hide = self._preview[0] if self._preview else None
+        for band in ("predicted", "human"):
+            st, en, sc, kd, ids, max_end = self._bands[band]
+            a = int(np.searchsorted(max_end, x0, side="right"))
+            b = int(np.searchsorted(st, x1, side="left"))
+            if b <= a:
+                continue
+            st, en, sc, kd = st[a:b], en[a:b], sc[a:b], kd[a:b]
+            if hide is not None and hide in self._id_pos:
+                keep = ids[a:b] != hide
+                st, en, sc, kd = st[keep], en[keep], sc[keep], kd[keep]
+            lo, hi = PREDICTED_BAND if band == "predicted" else HUMAN_BAND
+            y0, h = self.row + lo, hi - lo
+            if band == "predicted":
+                if len(st) > RASTER_ABOVE:
+                    self._paint_raster(p, band, x0, x1, y0, h)
+                else:
+                    self._paint_predicted(p, st, en, sc, pw, y0, h)
+            elif len(st) > RASTER_ABOVE:
+                self._paint_raster(p, band, x0, x1, y0, h)
+            else:
+                self._paint_human(p, st, en, kd, pw, y0, h)
+        sel = self.selected_id
+        if sel is not None and sel in self._id_pos and sel != hide:
+            s, e = self.segment(sel)
+            self._paint_selected(p, s, e, pw, sel < 0)
+        if self._preview is not None:
+            _, s, e = self._preview
+            self._paint_selected(p, s, e, pw, False)
+
+    @staticmethod
+    def _alpha(scores: np.ndarray) -> np.ndarray:
+        """Opacity 50..240 by score (no score: opaque)."""
+        return (50 + 190 * np.clip(np.where(np.isnan(scores), 1.0, scores), 0, 1)).astype(np.uint8)
+
+    def _bins(self, band: str):
+        """(alpha [BINS] uint8, provenance code [BINS] int8, bin width s) of one band: per time
+        bin the highest opacity and provenance of the segments touching it (built once)."""
+        if band in self._bin_cache:
+            return self._bin_cache[band]
+        st, en, sc, kd, _, _ = self._bands[band]
+        binw = max(self.duration, float(en.max()) if len(en) else 0.0, 1e-9) / BINS
+        a = np.clip((st / binw).astype(np.int64), 0, BINS - 1)
+        b = np.clip(np.ceil(en / binw).astype(np.int64), a + 1, BINS)
+        lengths = b - a
+        cols = np.repeat(a, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        alpha = self._alpha(sc) if band == "predicted" else np.full(len(st), 230, np.uint8)
+        out = []
+        for values in (alpha, kd):
+            v = np.repeat(values, lengths)
+            o = np.argsort(cols, kind="stable")
+            c, v = cols[o], v[o]
+            first = np.flatnonzero(np.diff(c, prepend=-1))
+            table = np.zeros(BINS, values.dtype)
+            if len(first):
+                table[c[first]] = np.maximum.reduceat(v, first)
+            out.append(table)
+        self._bin_cache[band] = (out[0], out[1], binw)
+        return self._bin_cache[band]
+
+    def _strip(self, band, x0, x1, width, height):
+        """(QImage, its buffer) of one band for a view: premultiplied BGRA device pixels."""
+        alpha_bins, code_bins, binw = self._bins(band)
+        edges = np.floor((x0 + np.arange(width + 1) * ((x1 - x0) / width)) / binw).astype(np.int64)
+        edges = np.clip(edges, 0, BINS)
+        lo = edges[:-1]
+        inside = lo < BINS
+        fill = np.zeros(width, np.float32)
+        code = np.zeros(width, np.int8)
+        if inside.any():
+            idx = lo[inside]
+            end = int(min(BINS, max(edges[-1], idx[-1] + 1)))
+            # reduceat over [idx[k], idx[k+1]) (a column reads >= 1 bin); the last stops at `end`
+            fill[inside] = np.maximum.reduceat(alpha_bins[:end], idx)
+            code[inside] = np.maximum.reduceat(code_bins[:end], idx)
+        # premultiplied BGRA (QImage.Format_ARGB32_Premultiplied on little-endian): the raster
+        # engine's native format, so the blit needs no conversion
+        row = (fill[:, None] * self._bgra_per_alpha).astype(np.uint8)
+        img = np.broadcast_to(row, (height, width, 4)).copy()
+        if band == "human" and height >= 4:
+            m = code > 0
+            if m.any():
+                img[:2, m] = img[-2:, m] = _OUTLINE_BGRA[code[m]]
+        qimg = QImage(img.data, width, height, width * 4, QImage.Format.Format_ARGB32_Premultiplied)
+        return qimg, img  # the QImage borrows `img`: keep both
+
+    def _paint_raster(self, p, band, x0, x1, y0, h):
+        """Many segments: reduce the band's time bins to one value per device pixel column
+        (max), build the strip in device pixels (top and bottom rows = provenance colour of human
+        segments, the rest the class colour with that opacity) and blit it.
+
+        The strip covers the view plus STRIP_MARGIN view-widths each side. The same view again
+        (the playhead moved) is one unscaled blit; while the view pans or zooms the last strip is
+        drawn stretched into place and rebuilt once the view has been still for SETTLE_MS."""
+        t = p.transform()
+        dev = t.mapRect(QRectF(x0, y0, x1 - x0, h)).toAlignedRect()
+        width, height = dev.width(), dev.height()
+        if width <= 0 or height <= 0:
+            return
+        cached = self._strip_cache.get(band)
+        view = (x0, x1, width, height)
+        if cached is not None and cached["view"] == view:
+            p.save()
+            p.resetTransform()
+            p.drawImage(QPointF(t.map(QPointF(cached["xa"], 0.0)).x(), dev.top()), cached["image"])
+            p.restore()
+            return
+        if (cached is not None and not self._rebuild_now and cached["view"][3] == height
+                and cached["xa"] < x1 and cached["xb"] > x0):
+            p.drawImage(QRectF(cached["xa"], y0, cached["xb"] - cached["xa"], h), cached["image"])
+            self._settle_timer().start()
+            return
+        self._rebuild_now = False
+        w = x1 - x0
+        xa, xb = x0 - STRIP_MARGIN * w, x1 + STRIP_MARGIN * w
+        full = max(1, int(round(width * (1 + 2 * STRIP_MARGIN))))
+        image, buf = self._strip(band, xa, xb, full, height)
+        self._strip_cache[band] = {"view": view, "xa": xa, "xb": xb, "image": image, "buf": buf}
+        p.save()
+        p.resetTransform()
+        p.drawImage(QPointF(t.map(QPointF(xa, 0.0)).x(), dev.top()), image)
+        p.restore()
+
+    def _settle_timer(self) -> QTimer:
+        if self._settle is None:
+            self._settle = QTimer()
+            self._settle.setSingleShot(True)
+            self._settle.setInterval(SETTLE_MS)
+            self._settle.timeout.connect(self._settled)
+        return self._settle
+
+    def _settled(self) -> None:
+        self._rebuild_now = True
+        self.update()
+
+    def _paint_predicted(self, p, starts, ends, scores, pw, y0, h):
+        widths = np.maximum(ends - starts, pw)  # never thinner than a pixel
+        level = np.clip((np.where(np.isnan(scores), 1.0, scores) * _ALPHA_LEVELS).astype(int),
+                        0, _ALPHA_LEVELS - 1)
+        p.setPen(Qt.PenStyle.NoPen)
+        rects: list[list[QRectF]] = [[] for _ in range(_ALPHA_LEVELS)]
+        for lv, s, w in zip(level.tolist(), starts.tolist(), widths.tolist()):
+            rects[lv].append(QRectF(s, y0, w, h))
+        for lv, group in enumerate(rects):
+            if group:
+                p.setBrush(self._level_brushes[lv])
+                p.drawRects(group)
+
+    def _paint_human(self, p, starts, ends, kinds, pw, y0, h):
+        """A frame in the provenance colour around a class-coloured fill, both drawn as plain
+        filled rectangles (stroked wide or dashed pens are the slow path of the raster engine)."""
+        ph = 1.0 / max(1e-9, abs(p.transform().m22()))  # data units per device pixel (y)
+        by = 2 * ph  # frame thickness: 2 px
+        outer: dict[int, list[QRectF]] = {}
+        inner: list[QRectF] = []
+        for s, e, k in zip(starts.tolist(), ends.tolist(), kinds.tolist()):
+            w = max(e - s, pw)
+            outer.setdefault(k, []).append(QRectF(s, y0, w, h))
+            bx = min(2 * pw, 0.25 * w)
+            inner.append(QRectF(s + bx, y0 + by, w - 2 * bx, h - 2 * by))
+        p.setPen(Qt.PenStyle.NoPen)
+        for k, rects in outer.items():
+            p.setBrush(_OUTLINE_BRUSH[k])
+            p.drawRects(rects)
+        p.setBrush(self._human_brush)
+        p.drawRects(inner)
+
+    def _paint_selected(self, p, s, e, pw, predicted: bool):
+        band = PREDICTED_BAND if predicted else HUMAN_BAND
+        y0, h = self.row + band[0], band[1] - band[0]
+        p.setBrush(self._selected_brush)
+        p.setPen(_STYLE["selected"])
+        p.drawRect(QRectF(s, y0, max(e - s, pw), h))
+        if not predicted:
+            p.setBrush(QBrush(QColor(255, 255, 255)))
+            p.setPen(Qt.PenStyle.NoPen)
+            for edge in (s, e):  # boundary handles, 3 px wide
+                p.drawRect(QRectF(edge - 1.5 * pw, y0, 3 * pw, h))
+
+    # --- mouse --------------------------------------------------------------------------------------
+    def hoverEvent(self, ev):
+        if ev.isExit() or not self.editable:
+            self.unsetCursor()
+            return
+        pos = ev.pos()
+        h = self.hit(pos.x(), self._tolerance(), self.band_of(pos.y() - self.row))
+        if h is None:
+            self.unsetCursor()
+        elif h.part == "body":
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.setCursor(Qt.CursorShape.SizeHorCursor)
+
+    def mouseClickEvent(self, ev):
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        pos = ev.pos()
+        h = self.hit(pos.x(), self._tolerance(), self.band_of(pos.y() - self.row))
+        self.clicked.emit(self.row, 0 if h is None else h.seg_id, float(pos.x()))
+
+    def mouseDragEvent(self, ev):
+        if ev.button() != Qt.MouseButton.LeftButton or not self.editable:
+            ev.ignore()
+            return
+        ev.accept()
+        x = float(ev.pos().x())
+        if ev.isStart():
+            down = ev.buttonDownPos()
+            x_down = float(down.x())
+            band = self.band_of(down.y() - self.row)
+            h = self.hit(x_down, self._tolerance(), band)
+            if h is None or band == "predicted":  # draw a new segment (predictions are read-only)
+                self._drag = (None, x_down, x_down, x_down)
+            else:
+                s, e = float(self.starts[h.index]), float(self.ends[h.index])
+                self._drag = (h, x_down, s, e)
+                self.select(h.seg_id)
+        if self._drag is None:
+            return
+        h, x_down, s0, e0 = self._drag
+        if h is not None and h.part in ("start", "end") and self.evidence_snap is not None \
+                and not ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            edge = s0 if h.part == "start" else e0
+            crossing = self.evidence_snap(self.row, edge + (x - x_down), EVIDENCE_SNAP_PX * self.pixelWidth())
+            if crossing is not None:
+                x = x_down + (crossing - edge)
+        s, e = self._dragged_times(h, x_down, x, s0, e0)
+        if ev.isFinish():
+            self._drag = None
+            self.clear_preview()
+            if h is None:
+                if e > s:
+                    self.segment_drawn.emit(self.row, s, e)
+            elif (s, e) != (s0, e0):
+                self.segment_changed.emit(self.row, h.seg_id, s, e)
+        else:
+            self.set_preview(0 if h is None else h.seg_id, s, e)
+
+    def _dragged_times(self, h, x_down, x, s0, e0) -> tuple[float, float]:
+        """Frame-snapped (start, end) for the drag so far, kept inside the video and non-empty."""
+        snap, dur = self.snap, self.duration
+        if h is None:
+            a, b = sorted((x_down, x))
+            return snap(max(0.0, a)), snap(min(dur, b))
+        dx = x - x_down
+        if h.part == "body":
+            dx = min(max(dx, -s0), dur - e0)
+            s = snap(s0 + dx)
+            return s, snap(s + (e0 - s0))
+        if h.part == "start":
+            s = snap(min(max(0.0, s0 + dx), e0))
+            return (s, e0) if s < e0 else (snap(e0 - self.min_length), e0)
+        e = snap(max(min(dur, e0 + dx), s0))
+        return (s0, e) if e > s0 else (s0, snap(s0 + self.min_length))

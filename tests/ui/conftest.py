@@ -1,0 +1,56 @@
+"""Fixtures for the review window tests: real videos, a real project in a temp folder."""
+
+from __future__ import annotations
+
+import pytest
+
+import sdanet_gui.ui  # noqa: F401 - applies the Qt binding work-arounds before any widget exists
+
+DEMO = "mmaction2__demo.mp4"  # 280 frames, 28 fps, 10 s, 340x256
+
+
+@pytest.fixture
+def demo_video(shared_data):
+    return shared_data / "videos" / DEMO
+
+
+@pytest.fixture
+def reader(demo_video):
+    from sdanet_gui.media.reader import open_video
+
+    r = open_video(demo_video)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def project(tmp_path, reader):
+    """A project holding the demo video (decoder clock) and three classes."""
+    from sdanet_gui.project.store import Project
+
+    p = Project.create(tmp_path / "proj")
+    p.add_classes(["arm wrestling", "cheering", "talking"])
+    clock = reader.clock
+    video = p.add_video("demo", path=reader.path, fps=reader.average_fps,
+                        frame_count=reader.frame_count, timestamps=clock.timestamps,
+                        duration=clock.duration)
+    p.video_id = video.id  # convenience for the tests
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def review(qtbot, reader, project):
+    """A shown ReviewView on the demo video with the project's segments editable."""
+    from sdanet_gui.ui.review_view import ReviewView
+
+    view = ReviewView()
+    qtbot.addWidget(view)
+    view.resize(1100, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    view.show_video(reader, project, project.video_id)
+    qtbot.waitUntil(lambda: view.player.shown_frame == 0, timeout=5000)
+    view.setFocus()
+    yield view
+    view.close_video()

@@ -1,0 +1,86 @@
+"""Scores from a real (small, untrained) SDANet checkpoint on the bundled demo features, computed
+in the worker thread and shown on the timeline; the demo opens as a ready review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sdanet_gui.bundled import resource_files
+from sdanet_gui.ui.main_window import MainWindow
+
+DEMO = Path(str(resource_files() / "demo"))
+CLASSES = ["Flash", "Slide", "Grow", "Spin"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A real SDANet checkpoint (synthetic preset, narrowed) for the demo's feature spec."""
+    import torch
+
+    from sdanet_gui.data.feature_files import read_feature_file
+    from sdanet_gui.sdanet.checkpoint import CheckpointMeta, save_checkpoint
+    from sdanet_gui.sdanet.config import load_preset
+    from sdanet_gui.sdanet.predict import build_model
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    spec = read_feature_file(DEMO / "features" / "demo_1.h5").spec
+    config = load_preset("synthetic").to_dict()
+    config["model"].update(hidden_dim=32, attention_hidden=16, sda_ffn_dim=32, sda_heads=2, pfm_proj_dim=16)
+    model = build_model(config, spec, len(CLASSES))
+    folder = tmp_path_factory.mktemp("ckpt")
+    save_checkpoint(folder / "demo.pt", model.state_dict(),
+                    CheckpointMeta(classes=CLASSES, spec=spec.to_dict(), config=config))
+    return folder / "demo.pt"
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, window, checkpoint, monkeypatch):
+    monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
+    qtbot.waitUntil(lambda: len(window._applied) == 3, timeout=60000)
+    project = window.project
+    assert sorted(v.name for v in project.videos()) == ["demo_1", "demo_2", "demo_3"]
+    assert project.classes()[:4] == CLASSES
+    tl = window.review.timeline
+    assert tl.classes[:4] == CLASSES and tl.curve_classes  # curves drawn for the classes
+    assert not tl.no_scores_label.isVisible()
+    result = window.scores[project.video(window.current_video_id).name]
+    assert result.cas.shape == (70, 5) and result.attention.shape == (70,)
+    # predictions of the model are stored (frames) and drawn in the lanes as predicted segments
+    preds = project.predicted_segments(window.current_video_id)
+    assert len(preds) == len([s for s in result.segments
+                              if project.seconds_to_frames(window.current_video_id, s.start, s.end)[1]
+                              > project.seconds_to_frames(window.current_video_id, s.start, s.end)[0]])
+    drawn = sum(int((lane.kinds == 0).sum()) for lane in tl.lanes)
+    assert drawn == len(preds) > 0
+    assert window.segment_table.rowCount() == len(preds)
+
+
+def test_a_checkpoint_that_does_not_fit_the_features_is_reported(qtbot, window, checkpoint, tmp_path, monkeypatch):
+    import numpy as np
+
+    from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
+    from sdanet_gui.data.units import FeatureSpec
+
+    errors = []
+    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    wrong = tmp_path / "demo_1.h5"
+    write_feature_file(wrong, FeatureFile("demo_1", np.zeros((20, 64), np.float32),
+                                          FeatureSpec(modalities=(("rgb", 32), ("flow", 32)))))
+    window.score(checkpoint, {"demo_1": wrong})
+    qtbot.waitUntil(lambda: bool(errors), timeout=60000)
+    assert "demo_1.h5" in errors[0] and "expects [T, 256]" in errors[0]
