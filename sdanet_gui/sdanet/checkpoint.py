@@ -1,0 +1,163 @@
+"""SDANet checkpoints: weights plus everything needed to trust and reuse them.
+
+Why it exists: a checkpoint without its class list, feature spec and config silently produces
+garbage on other data. Every checkpoint therefore carries (as one JSON string, so that
+`torch.load(weights_only=True)` can read it without unpickling anything):
+  classes, spec (FeatureSpec dict), config (full SDANetConfig dict), code_version,
+  data_fingerprint (hash of the training videos' names, shapes and labels), metrics (training
+  and validation figures), selection ("val", "test" = the family's best-on-test protocol,
+  "last"), step, parent (the checkpoint it was fine-tuned from, or null), created (UTC).
+
+File layout (torch.save of a dict): {"format": "sdanet-checkpoint", "version": 1,
+"state_dict": {name: tensor}, "meta_json": str}. Written atomically (temp file + rename), so an
+interrupted save leaves the old file intact.
+
+This module never builds a model (see `predict.load_model`) and never unpickles: loading goes
+through `torch.load(weights_only=True)` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_path
+from ..data.units import FeatureSpec
+from ..errors import UserError
+
+FORMAT_NAME = "sdanet-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CheckpointMeta:
+    classes: list[str]
+    spec: dict
+    config: dict
+    code_version: str = __version__
+    data_fingerprint: str = ""
+    metrics: dict = field(default_factory=dict)
+    selection: str = "val"
+    step: int = 0
+    parent: dict | None = None
+    created: str = ""
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        return FeatureSpec.from_dict(self.spec)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CheckpointMeta":
+        d = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def data_fingerprint(names: Sequence[str], shapes: Sequence[tuple[int, ...]], labels: np.ndarray) -> str:
+    """sha256 over the training videos' names, feature shapes and multi-hot labels (order-free)."""
+    h = hashlib.sha256()
+    rows = sorted(zip(names, shapes, np.asarray(labels).astype(np.uint8).tolist()))
+    for name, shape, lab in rows:
+        h.update(f"{name}|{tuple(int(x) for x in shape)}|{''.join(map(str, lab))}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def save_checkpoint(path: str | Path, state_dict: dict, meta: CheckpointMeta) -> None:
+    """Write weights + metadata atomically; tensors are copied to CPU first."""
+    import torch
+
+    if not meta.created:
+        meta.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    payload = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "state_dict": {k: v.detach().to("cpu").clone() for k, v in state_dict.items()},
+        "meta_json": meta.to_json(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, CheckpointMeta]:
+    """Read (state_dict, meta) with `weights_only=True`; anything else is a UserError."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found", path=path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, or needs unpickling: never trust it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a readable SDANet checkpoint ({first[:200]})", path=path) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise UserError(f"{path}: not an SDANet checkpoint (no '{FORMAT_NAME}' marker)", path=path)
+    if int(payload.get("version", 0)) > FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format version {payload.get('version')} is newer than "
+                        f"this program reads ({FORMAT_VERSION}); update sdanet-gui", path=path)
+    try:
+        meta = CheckpointMeta.from_json(payload["meta_json"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged ({exc})", path=path) from exc
+    return payload["state_dict"], meta
+
+
+def check_compatible(meta: CheckpointMeta, classes: Sequence[str], spec: FeatureSpec,
+                     path: str | Path | None = None, data: str = "the data") -> None:
+    """Refuse a checkpoint whose class list or feature dimensions differ from the data's."""
+    where = f"{path}: " if path else ""
+    ck_spec = meta.feature_spec
+    if [d for _, d in ck_spec.modalities] != [d for _, d in spec.modalities]:
+        raise UserError(f"{where}checkpoint expects features of {_dims(ck_spec)}, but {data} has "
+                        f"{_dims(spec)}", path=path)
+    if list(meta.classes) != list(classes):
+        missing = [c for c in classes if c not in meta.classes]
+        extra = [c for c in meta.classes if c not in classes]
+        if not missing and not extra:
+            detail = "the same classes in another order"
+        else:
+            detail = "; ".join(filter(None, [
+                f"data classes not in checkpoint: {_short(missing)}" if missing else "",
+                f"checkpoint classes not in data: {_short(extra)}" if extra else ""]))
+        raise UserError(f"{where}checkpoint was trained on {len(meta.classes)} classes, {data} has "
+                        f"{len(classes)} ({detail})", path=path)
+
+
+def _dims(spec: FeatureSpec) -> str:
+    return f"{spec.feature_dim} dims (" + " + ".join(f"{n} {d}" for n, d in spec.modalities) + ")"
+
+
+def _short(names: Sequence[str], n: int = 4) -> str:
+    s = ", ".join(names[:n])
+    return s + (f", ... ({len(names)} in all)" if len(names) > n else "")
+
+
+def state_hash(state_dict: dict) -> str:
+    """sha256 of all tensors' bytes in name order: equal weights <=> equal hash."""
+    import torch
+
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().to("cpu").contiguous()
+        h.update(k.encode())
+        h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
