@@ -1,0 +1,121 @@
+"""SDANet's config: presets hold the family's hyperparameters, --set / --without parse typed
+values and refuse unknown names with close suggestions, and everything round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdanet_gui.errors import UserError
+from sdanet_gui.sdanet.config import (MODULE_NAMES, SDANetConfig, all_keys, apply_overrides, apply_without,
+                                      load_preset, preset_names)
+
+
+def test_bundled_presets_hold_the_family_hyperparameters():
+    assert {"thumos14", "activitynet1.2", "activitynet1.3"} <= set(preset_names())
+    th = load_preset("thumos14")
+    assert th.preset == "thumos14"
+    assert (th.train.lr, th.train.weight_decay, th.train.batch_size, th.train.same_class_pairs) == (5e-5, 1e-3, 10, 3)
+    assert (th.train.max_seqlen, th.train.iterations, th.train.topk_divisor) == (320, 5000, 7.0)
+    assert (th.data.train_subset, th.data.test_subset, th.data.num_classes) == ("validation", "test", 20)
+    assert (th.data.fps, th.data.snippet_frames) == (25.0, 16)
+    assert th.eval.tiou_thresholds == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    assert len(th.post.attention_thresholds) == 10
+    an = load_preset("activitynet1.2")
+    assert (an.train.lr, an.train.weight_decay, an.train.max_seqlen, an.train.iterations) == (3e-5, 5e-4, 60, 22000)
+    assert (an.train.smoothing_kernel, an.data.train_subset, an.data.test_subset) == (13, "training", "validation")
+    assert load_preset("activitynet1.3").data.num_classes == 200
+    for name in preset_names():
+        assert load_preset(name).enabled_modules() == list(MODULE_NAMES)
+
+
+def test_config_round_trips_through_dict_and_json():
+    cfg = apply_without(apply_overrides(load_preset("thumos14"), ["model.mtff_dilations=1,3,9",
+                                                                  "loss.snippet=0.5"]), "pfm")
+    d = cfg.to_dict()
+    again = SDANetConfig.from_dict(json.loads(json.dumps(d)))
+    assert again == cfg
+    assert again.model.mtff_dilations == [1, 3, 9] and again.modules.pfm is False
+    # a partial dict keeps defaults; a newer checkpoint's extra keys are ignored only when asked
+    assert SDANetConfig.from_dict({"train": {"lr": 0.01}}).train.batch_size == 10
+    with pytest.raises(UserError, match="did you mean train.lr"):
+        SDANetConfig.from_dict({"train": {"lrr": 0.01}})
+    assert SDANetConfig.from_dict({"train": {"lrr": 0.01}, "extra": 1}, strict=False) == SDANetConfig()
+
+
+def test_overrides_parse_each_type():
+    cfg = apply_overrides(SDANetConfig(), [
+        "train.lr=1e-4", "model.hidden_dim=256", "modules.sda=false", "model.mtff_dilations=[1, 2]",
+        "post.attention_thresholds=0.2,0.5", "data.train_subset=train", "weight_decay=0",
+        "data.modalities=[[\"features\", 300]]"])
+    assert cfg.train.lr == 1e-4 and isinstance(cfg.train.lr, float)
+    assert cfg.model.hidden_dim == 256 and isinstance(cfg.model.hidden_dim, int)
+    assert cfg.modules.sda is False
+    assert cfg.model.mtff_dilations == [1, 2]
+    assert cfg.post.attention_thresholds == [0.2, 0.5]
+    assert cfg.data.train_subset == "train"
+    assert cfg.train.weight_decay == 0.0          # a bare leaf name that is unique
+    assert cfg.feature_spec().modalities == (("features", 300),)
+    assert SDANetConfig().train.lr == 5e-5        # the original is untouched
+
+
+@pytest.mark.parametrize("item,message", [
+    ("train.lrr=1", "unknown config key 'train.lrr'; did you mean train.lr"),
+    ("topk_divisor=3", "did you mean train.topk_divisor, post.topk_divisor"),
+    ("model.hidden_dim=2.5", "model.hidden_dim expects an integer"),
+    ("modules.sda=maybe", "modules.sda expects true/false"),
+    ("train.lr", "expected KEY=VALUE"),
+    ("model.pfm_tau_b=0.9", "must not exceed model.pfm_tau_a"),
+    ("model.sda_heads=3", "divisible by model.sda_heads"),
+    ("loss.pfm=-1", "loss.pfm must be >= 0"),
+])
+def test_bad_overrides_are_user_errors_that_say_what_is_wrong(item, message):
+    with pytest.raises(UserError) as err:
+        apply_overrides(SDANetConfig(), [item])
+    assert message in str(err.value)
+
+
+def test_without_switches_modules_off_and_refuses_unknown_names():
+    cfg = apply_without(SDANetConfig(), "mtff, SDA")
+    assert cfg.enabled_modules() == ["pfm", "similarity", "reconstruction"]
+    assert apply_without(SDANetConfig(), "all").enabled_modules() == []
+    assert apply_without(SDANetConfig(), ["pfm"]).modules.pfm is False
+    with pytest.raises(UserError, match="unknown module 'mtf' \\(did you mean mtff\\?\\)"):
+        apply_without(SDANetConfig(), "mtf")
+
+
+def test_presets_by_path_and_unknown_presets(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"train": {"iterations": 7}, "modules": {"pfm": False}}))
+    cfg = load_preset(path)
+    assert (cfg.train.iterations, cfg.modules.pfm, cfg.preset) == (7, False, "mine")
+    with pytest.raises(UserError, match="unknown preset 'thumos' \\(did you mean thumos14"):
+        load_preset("thumos")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with pytest.raises(UserError, match="bad.json: not valid JSON"):
+        load_preset(bad)
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"modules": {"sdaa": False}}))
+    with pytest.raises(UserError, match="typo.json: unknown config key modules.'sdaa'; did you mean modules.sda"):
+        load_preset(typo)
+    with pytest.raises(UserError, match="missing.json: preset file not found"):
+        load_preset(tmp_path / "missing.json")
+
+
+def test_every_key_can_be_set_from_its_own_value():
+    """--set accepts the printed form of every current value (the CLI's round trip)."""
+    cfg = SDANetConfig()
+    flat = dict(_flatten(cfg.to_dict()))
+    items = [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in flat.items()]
+    assert sorted(flat) == sorted(all_keys())
+    assert apply_overrides(cfg, items) == cfg
+
+
+def _flatten(d, prefix=""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
