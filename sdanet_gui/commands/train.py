@@ -87,14 +87,9 @@ def load_data(args, cfg, preset_given: bool, spec_given: bool):
     kwargs = dict(annotations=args.annotations, train_subset=getattr(args, "train_subset", None),
                   test_subset=getattr(args, "test_subset", None),
                   preset_subsets=(cfg.data.train_subset, cfg.data.test_subset) if preset_given else None)
-    try:
-        # The data's own spec first: a preset must not impose its dims on other features.
-        return load_feature_set(path, **kwargs)
-    except UserError:
-        if not spec_given:
-            raise
-    # Data that does not say its spec (e.g. a W-TALC bundle): the preset's fps/snippet/dims.
-    return load_feature_set(path, spec=cfg.feature_spec(), **kwargs)
+    # The data's own spec wins; a preset or flags only fill in what the data does not say
+    # (a W-TALC bundle records no fps / snippet length), never its feature dims.
+    return load_feature_set(path, default_spec=cfg.feature_spec() if spec_given else None, **kwargs)
 
 
 def run(args) -> int:

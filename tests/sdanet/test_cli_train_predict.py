@@ -117,3 +117,20 @@ def test_bad_paths_exit_non_zero_with_one_line(trained, tmp_path, capsys):
     _one_line_error(_in_process(capsys, "train", "--data", data, "--out", tmp_path / "m.pt",
                                 "--without", "sdb"), "sdb", "sda")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_wtalc_bundle_takes_timing_from_the_preset_and_dims_from_the_data(tmp_path, capsys):
+    """A W-TALC bundle records no fps or snippet length: the preset fills those in, while the
+    feature dims (here 2 x 16, not the preset's 2 x 64) still come from the features."""
+    bundle = write_synthetic(tmp_path / "wt", fmt="wtalc", num_classes=3, dim=16, train_videos=8,
+                             test_videos=4, min_snippets=30, max_snippets=40, seed=2)
+    ckpt = tmp_path / "w.pt"
+    r = _in_process(capsys, "train", "--data", bundle, "--preset", "synthetic",
+                                 "--iterations", "3", "--out", ckpt, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = _in_process(capsys, "predict", "--ckpt", ckpt, "--data", bundle,
+                                 "--out", tmp_path / "p.json")
+    assert r.returncode == 0, r.stderr
+    r = _in_process(capsys, "train", "--data", bundle, "--iterations", "3",
+                                 "--out", tmp_path / "x.pt", "--no-progress")
+    assert r.returncode == 1 and "feature spec" in r.stderr
