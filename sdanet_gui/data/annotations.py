@@ -25,6 +25,22 @@ WRITE_FORMATS = ("activitynet", "thumos14", "csv", "elan", "wtalc", "gtad_csv")
 READ_FORMATS = ("activitynet", "thumos14", "wtalc", "csv", "gtad_csv", "elan")
 
 
+def _sniff_suffix(path: Path) -> str:
+    """The suffix a file's content implies, for exports saved without one (`--out gt`)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return ""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{"):
+        return ".json"
+    if text.startswith(b"<") and b"ANNOTATION_DOCUMENT" in head:
+        return ".eaf"
+    first_line = text.split(b"\n", 1)[0]
+    return ".csv" if first_line.count(b",") >= 3 else ""
+
+
 def detect_format(path: str | Path) -> str:
     """The format name of a file or folder; 'activitynet_results' for prediction files."""
     from . import activitynet, csv_format, thumos, wtalc
@@ -46,6 +62,8 @@ def detect_format(path: str | Path) -> str:
         raise fail(path, "", "no annotation files recognised in this folder (expected ActivityNet "
                              "annotations.json, THUMOS14 <Class>_<subset>.txt, W-TALC .npy or ELAN .eaf)")
     suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv", ".txt", ".eaf"):
+        suffix = _sniff_suffix(path) or suffix
     if suffix == ".json":
         kind = activitynet.kind_of(activitynet.read_json(path))
         if kind == "results":

@@ -8,6 +8,8 @@ import csv
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from sdanet_gui.data.annotations import load_annotations, save_annotations
 from sdanet_gui.data.structures import AnnotationSet, Segment, VideoAnnotation
 
@@ -133,3 +135,14 @@ def test_exporting_again_into_the_same_folder_drops_what_is_gone(tmp_path):
         assert back.videos["clip_a"].fps is None, fmt
         assert len(back.videos["clip_a"].segments) == 3, fmt
         assert (out / "notes.md").read_text() == "mine"
+
+
+@pytest.mark.parametrize("fmt,expected", [("activitynet", "activitynet"), ("csv", "csv")])
+def test_an_export_saved_without_a_suffix_reads_back(tmp_path, fmt, expected):
+    """`sdanet export --format activitynet --out gt` writes `gt`; reading it must still work."""
+    from sdanet_gui.data.annotations import detect_format
+
+    out = save_annotations(_set(), tmp_path / "exported", fmt)
+    assert detect_format(out) == expected
+    back = load_annotations(out)
+    assert sorted(s.label for s in back.videos["clip_a"].segments) == ["High Jump", "Jump", "Jump"]
