@@ -460,3 +460,26 @@ def localize_video(cas, attention, spec: FeatureSpec, classes: Sequence[str],
     props = localize_snippets(cas, attention, params,
                               ambiguous_to_snippets(spec, ambiguous))
     return proposals_to_segments(props, spec, classes)
+
+
+# --- display scale (appended for the review window) ---------------------------------------------
+
+def display_scores(cas, attention) -> np.ndarray:
+    """The per-class score the review window draws, on a fixed [0, 1] scale.
+
+    cas: [T, C+1] logits (last channel background), attention: [T] in [0, 1] -> [T, C] float32.
+    Each snippet's C+1 logits go through a softmax (so a class's value is the probability that
+    the snippet shows that class rather than another class or background), the background
+    column is dropped, and the result is multiplied by the class-agnostic attention: a class
+    curve is high only where the network both attends and names that class. Unlike
+    `score_curves` (logits x attention, the test-time score, range e.g. -0.6..8 and different
+    per model), this scale is the same for every model and video, so curves, the attention
+    curve and threshold lines can share one fixed 0..1 axis. Display only: localization uses
+    `score_curves`' units.
+    """
+    cas, attention = _check_inputs(cas, attention)
+    if cas.shape[0] == 0:
+        return np.zeros((0, cas.shape[1] - 1), dtype=np.float32)
+    e = np.exp(cas - cas.max(axis=1, keepdims=True))
+    prob = e / e.sum(axis=1, keepdims=True)
+    return np.clip(prob[:, :-1] * np.clip(attention, 0.0, 1.0)[:, None], 0.0, 1.0).astype(np.float32)

@@ -158,8 +158,9 @@ class SegmentTable(QTableWidget):
         self.classes: list[str] = []
         self._syncing = False
 
-    def set_segments(self, project, video_id: int, clock) -> None:
-        """Fill from the store: human segments, then predictions (sortable by any column)."""
+    def set_segments(self, project, video_id: int, clock, predictions=None) -> None:
+        """Fill from the store: human segments, then predictions (sortable by any column);
+        `predictions`: the ones to list (the display filter's choice), default all stored."""
         self._syncing = True
         selected = self.selected_id()
         self.setSortingEnabled(False)
@@ -169,7 +170,7 @@ class SegmentTable(QTableWidget):
             self.classes = list(project.classes())
             for s in project.segments(video_id):
                 rows.append((s.id, s.label, s.start_frame, s.end_frame, s.provenance, None))
-            for p in project.predicted_segments(video_id):
+            for p in project.predicted_segments(video_id) if predictions is None else predictions:
                 rows.append((-p.id, p.label, p.start_frame, p.end_frame, "predicted", p.score))
         self.setRowCount(len(rows))
         for r, (sid, label, sf, ef, prov, score) in enumerate(rows):

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ..errors import UserError
+from .prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY, class_best, relative_score, visible_predictions
 from .segment_lane import KIND_CODE, PREDICTED
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class EditController(QObject):
         self.mark_in: int | None = None
         self.mark_out: int | None = None
         self._rows: dict[int, int] = {}  # segment id -> lane row
+        self.min_relative_score = DEFAULT_MIN_RELATIVE  # prediction_filter: what is shown
         timeline.segment_clicked.connect(self._on_clicked)
         timeline.segment_changed.connect(self._on_dragged)
         timeline.segment_drawn.connect(self._on_drawn)
@@ -93,6 +95,8 @@ class EditController(QObject):
         self.project, self.video_id, self.clock = project, int(video_id), clock
         self.classes = list(project.classes())
         self.undo_stack.clear()
+        value = project.get_setting(SETTING_KEY, DEFAULT_MIN_RELATIVE)
+        self.min_relative_score = float(value) if isinstance(value, (int, float)) else DEFAULT_MIN_RELATIVE
         self.selected_id, self.mark_in, self.mark_out = None, None, None
         self.timeline.set_duration(
             clock.duration, snap=self.snap_seconds,
@@ -107,6 +111,21 @@ class EditController(QObject):
 
     def frames_of(self, start_s: float, end_s: float) -> tuple[int, int]:
         return int(self.clock.seconds_to_boundary(start_s)), int(self.clock.seconds_to_boundary(end_s))
+
+    # --- which predictions are shown ------------------------------------------------------------------
+    def visible_predictions(self) -> list:
+        """The stored predictions of this video that pass the display filter (prediction_filter)."""
+        if self.project is None or self.video_id is None:
+            return []
+        return visible_predictions(self.project.predicted_segments(self.video_id), self.min_relative_score)
+
+    def set_prediction_filter(self, min_relative: float) -> None:
+        """Show predictions scoring >= min_relative x their class's best (0: all); saved in the
+        project's settings; redraws the lanes (and, through changed(), the table)."""
+        self.min_relative_score = min(max(float(min_relative), 0.0), 1.0)
+        if self.project is not None:
+            self.project.set_setting(SETTING_KEY, self.min_relative_score)
+            self.refresh()
 
     # --- reading the store into the lanes ------------------------------------------------------------
     def segments(self):
@@ -126,9 +145,12 @@ class EditController(QObject):
             r = row_of[seg.label]
             per_row[r].append((seg.id, seg.start_frame, seg.end_frame, np.nan, KIND_CODE[seg.provenance]))
             self._rows[seg.id] = r
-        for p in self.project.predicted_segments(self.video_id):
+        predictions = self.project.predicted_segments(self.video_id)
+        best = class_best(predictions)  # lane opacity: score relative to the class's best (0..1)
+        for p in visible_predictions(predictions, self.min_relative_score):
             r = row_of[p.label]
-            per_row[r].append((-p.id, p.start_frame, p.end_frame, p.score, PREDICTED))
+            per_row[r].append((-p.id, p.start_frame, p.end_frame,
+                               min(max(relative_score(p.score, best[p.label]), 0.0), 1.0), PREDICTED))
             self._rows[-p.id] = r
         for r, rows in per_row.items():
             lane = self.timeline.lane(r)

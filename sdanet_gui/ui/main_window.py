@@ -121,6 +121,10 @@ class MainWindow(QMainWindow):
         self.action_fit = QAction("&Fit timeline to video", self)
         self.action_fit.triggered.connect(lambda: self.review and self.review.timeline.fit())
         self.menu_view.addAction(self.action_fit)
+        self.action_prediction_filter = QAction("&Hide low-score predictions…", self)
+        self.action_prediction_filter.setToolTip("Set the display filter of predicted segments")
+        self.action_prediction_filter.triggered.connect(self._focus_prediction_filter)
+        self.menu_view.addAction(self.action_prediction_filter)
 
         self.action_load_checkpoint = QAction("&Load checkpoint…", self)
         self.action_load_checkpoint.triggered.connect(self._load_checkpoint_dialog)
@@ -133,6 +137,14 @@ class MainWindow(QMainWindow):
         self.action_keys = QAction("&Keyboard shortcuts", self)
         self.action_keys.triggered.connect(self._show_keys)
         self.menu_help.addAction(self.action_keys)
+
+    def _focus_prediction_filter(self) -> None:
+        """View menu: put the cursor in the review bar's prediction filter (prediction_filter)."""
+        if self.review is None:
+            self.statusBar().showMessage("Open a video first: the filter applies to its predictions")
+            return
+        self.review.filter_spin.setFocus()
+        self.review.filter_spin.selectAll()
 
     def _show_keys(self) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -401,8 +413,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_segments(self) -> None:
         if self.review is not None and self.current_video_id is not None:
-            self.segment_table.set_segments(self.project, self.current_video_id,
-                                             self.review.editor.clock)
+            editor = self.review.editor
+            self.segment_table.set_segments(self.project, self.current_video_id, editor.clock,
+                                            editor.visible_predictions())
             self.segment_table.select_segment(self.review.editor.selected_id)
             self.video_list.update_video(self.project, self.current_video_id)
 

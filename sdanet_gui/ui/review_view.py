@@ -15,8 +15,8 @@ wherever the focus is inside the review area, and the same table drives the Help
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QInputDialog, QLabel, QSplitter,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ..data.units import format_timecode, parse_timecode
 from .editing import EditController
@@ -69,12 +69,31 @@ class ReviewView(QWidget):
         self.time_label = QLabel(self)
         self.time_label.setObjectName("timeLabel")
         self.time_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # display filter of the predictions (prediction_filter; saved in the project settings)
+        self.filter_label = QLabel("Hide predictions below", self)
+        self.filter_spin = QDoubleSpinBox(self)
+        self.filter_spin.setObjectName("predictionFilter")
+        self.filter_spin.setRange(0.0, 1.0)
+        self.filter_spin.setSingleStep(0.05)
+        self.filter_spin.setDecimals(2)
+        self.filter_spin.setSuffix(" × class best")
+        self.filter_spin.setValue(self.editor.min_relative_score)
+        self.filter_spin.setToolTip(
+            "Show a predicted segment only if its score reaches this fraction of the best score of "
+            "its class in this video (0: show all). Soft-NMS keeps overlapping duplicates with "
+            "decayed scores; this hides them. Predictions stay stored; saved with the project.")
+        self.filter_label.setToolTip(self.filter_spin.toolTip())
+        self.filter_spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.filter_spin.valueChanged.connect(self.editor.set_prediction_filter)
         self.speed_label = QLabel("1x", self)
         self.speed_label.setObjectName("speedLabel")
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
         bar.addWidget(self.play_button)
         bar.addWidget(self.time_label, 1)
+        bar.addWidget(self.filter_label)
+        bar.addWidget(self.filter_spin)
+        bar.addSpacing(12)
         bar.addWidget(self.speed_label)
         bar.addWidget(self.fit_button)
 
@@ -112,6 +131,9 @@ class ReviewView(QWidget):
         self.player.set_reader(reader)
         if project is not None and video_id is not None:
             self.editor.set_video(project, video_id, reader.clock)
+            self.filter_spin.blockSignals(True)  # the project's saved value; not a new choice
+            self.filter_spin.setValue(self.editor.min_relative_score)
+            self.filter_spin.blockSignals(False)
         else:
             self.timeline.set_duration(reader.clock.duration)
         self.timeline.clear_scores()

@@ -29,7 +29,8 @@ SETTLE_MS = 60
 
 
 class ScoreCurves(pg.GraphicsObject):
-    """K curves over one shared time vector, painted with per-pixel min/max downsampling."""
+    """K curves over one shared time vector, painted with per-pixel max downsampling; column 0
+    is drawn on top, the last column underneath."""
 
     def __init__(self):
         super().__init__()
@@ -101,7 +102,7 @@ class ScoreCurves(pg.GraphicsObject):
         c = self._cache
         usable = c is not None and c["y_key"] == y_key
         if usable and c["view"] == (x0, x1, dev.width()):
-            p.drawImage(QPointF(t.map(QPointF(c["xa"], 0.0)).x(), dev.top()), c["image"])
+            self._blit(p, t, c, dev.top())
             return
         if usable and not self._render_now and c["xa"] < x1 and c["xb"] > x0:
             p.drawImage(c["rect"], c["image"])  # stretched to the new view: cheap, slightly soft
@@ -109,8 +110,17 @@ class ScoreCurves(pg.GraphicsObject):
             return
         self._render_now = False
         self._cache = self._render(t, x0, x1, dev, y_key)
-        c = self._cache
-        p.drawImage(QPointF(t.map(QPointF(c["xa"], 0.0)).x(), dev.top()), c["image"])
+        self._blit(p, t, self._cache, dev.top())
+
+    @staticmethod
+    def _blit(p: QPainter, t: QTransform, c: dict, top: int) -> None:
+        """Draw the cached image 1:1 at its DEVICE position. The image is in device pixels, so
+        it must be drawn with the item transform reset: drawn through `t` it would land at
+        device coordinates read as seconds/score (far outside the view: no curves at all)."""
+        p.save()
+        p.resetTransform()
+        p.drawImage(QPointF(t.map(QPointF(c["xa"], 0.0)).x(), top), c["image"])
+        p.restore()
 
     def _render(self, t, x0, x1, dev, y_key) -> dict:
         """Render the curves for [x0 - m, x1 + m] (m = MARGIN x view width) into device pixels."""
@@ -125,8 +135,8 @@ class ScoreCurves(pg.GraphicsObject):
         painter.setTransform(t * QTransform.fromTranslate(-left, -dev.top()))
         x, y = self.display_points(xa, xb, w / dev.width())
         if len(x) >= 2:
-            for k, pen in enumerate(self.pens):
-                painter.setPen(pen)
+            for k in reversed(range(len(self.pens))):  # first column on top
+                painter.setPen(self.pens[k])
                 painter.drawPolyline(pg.functions.arrayToQPolygonF(x, y[:, k]))
         painter.end()
         self.renders += 1

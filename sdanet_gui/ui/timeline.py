@@ -2,9 +2,11 @@
 x-axis in seconds shared by every lane.
 
 Layout (one pyqtgraph GraphicsLayoutWidget, x-linked plots, same left-axis width so they align):
-  score lane   per-class score curves (CAS x attention) + the class-agnostic attention (dashed)
-               and the class threshold lines; ONE `ScoreCurves` item draws all curves, reduced
-               to a min/max pair per pixel column of the visible range (downsample + clip).
+  score lane   per-class score curves on a FIXED 0..1 axis (localization.display_scores: per-snippet
+               softmax class probability x attention) + the class-agnostic attention (grey,
+               dashed, drawn underneath) and the class threshold lines on the same scale; ONE
+               `ScoreCurves` item draws all curves, reduced to a max per pixel column of the
+               visible range (downsample + clip).
   heatmap      only with many classes (> HEATMAP_ABOVE): class x time image; then only the
                selected classes get curves in the score lane.
   lanes        one `SegmentLane` item per class that paints all of its segments.
@@ -30,6 +32,12 @@ from .score_curves import ScoreCurves
 from .segment_lane import SegmentLane
 
 HEATMAP_ABOVE = 25
+SCORE_RANGE = (0.0, 1.0)  # the score lane's fixed y range: display_scores and attention units
+ATTENTION_COLOR = QColor(170, 170, 170)
+# threshold line drawn with model scores until a caller sets others: on the display scale,
+# probability x attention >= 0.5 means "attended, and this class likelier than all others and
+# background together"
+DEFAULT_THRESHOLD = 0.5
 CURVES_WITH_HEATMAP = 8  # with a heatmap: curves for the top classes + the class in focus
 NO_SCORES_TEXT = "No scores yet: load a checkpoint (Model menu) to see SDANet's score curves"
 AXIS_WIDTH = 130
@@ -119,7 +127,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             if plot is not self.lane_plot:
                 plot.hideAxis("bottom")  # one time axis, at the bottom; hidden axes cost nothing
         self.lane_plot.setXLink(self.score_plot)  # the heatmap is linked only while shown
-        self.score_plot.setYRange(0.0, 1.05, padding=0)
+        self._fix_y_range()
+        self.score_plot.vb.setLimits(yMin=SCORE_RANGE[0], yMax=SCORE_RANGE[1] * 1.04)
         self.score_plot.getAxis("left").setLabel("score")
         self.lane_plot.getAxis("bottom").setLabel("time (s)")
         self.lane_plot.invertY(True)
@@ -187,42 +196,46 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         return self.lanes[row]
 
     def set_scores(self, times: np.ndarray, scores: np.ndarray, attention: np.ndarray | None = None) -> None:
-        """times [T] s (snippet starts), scores [T, C] (class order = lanes), attention [T] in 0..1.
-
-        The y axis covers 0..1 and whatever range the scores have beyond it."""
+        """times [T] s (snippet starts), scores [T, C] in 0..1 (class order = lanes), attention [T]
+        in 0..1. The y axis is fixed at 0..1 (SCORE_RANGE); values outside are clipped to it, so a
+        caller with other units must map them first (localization.display_scores)."""
         times = np.ascontiguousarray(times, dtype=np.float64)
         scores = np.ascontiguousarray(scores, dtype=np.float32)
         if scores.ndim != 2 or scores.shape[0] != len(times):
             raise ValueError(f"scores must be [T, C] with T = {len(times)}, got {scores.shape}")
-        self._scores = (times, scores, None if attention is None else np.asarray(attention, np.float32))
+        scores = np.clip(np.nan_to_num(scores), 0.0, 1.0)
+        if attention is not None:
+            attention = np.clip(np.nan_to_num(np.asarray(attention, np.float32)), 0.0, 1.0)
+        self._scores = (times, scores, attention)
         many = scores.shape[1] > HEATMAP_ABOVE
         if many:  # curves only for the strongest classes; the heatmap shows all of them
             self.selected_classes = sorted(np.argsort(-np.nanmax(scores, 0))[:CURVES_WITH_HEATMAP].tolist())
         self.heat_plot.setVisible(many)
         self.heat_plot.setXLink(self.score_plot if many else None)
         if many:
-            lv = (min(0.0, float(scores.min())), max(1.0, float(scores.max())))
-            self.heatmap.setImage(scores, levels=lv, autoLevels=False)
+            self.heatmap.setImage(scores, levels=SCORE_RANGE, autoLevels=False)
             step = float(times[1] - times[0]) if len(times) > 1 else self.duration
             self.heatmap.setRect(QRectF(float(times[0]), 0.0, step * len(times), scores.shape[1]))
             self.heat_plot.setYRange(0, scores.shape[1], padding=0)
         self._rebuild_curves()
         self._update_layout()
         self.no_scores_label.setVisible(False)
-        # scores are CAS x attention (logit units, not always 0..1): fit y to them, keep 0..1 in
-        lo = min(0.0, float(np.nanmin(scores)) if scores.size else 0.0)
-        hi = max(1.0, float(np.nanmax(scores)) if scores.size else 1.0)
-        self.score_plot.setYRange(lo, hi * 1.05, padding=0)
+        self._fix_y_range()
+
+    def _fix_y_range(self) -> None:
+        """The score axis is always 0..1 (+ a sliver so a curve at 1.0 stays visible)."""
+        self.score_plot.setYRange(SCORE_RANGE[0], SCORE_RANGE[1] * 1.04, padding=0)
 
     def set_model_scores(self, spec, cas: np.ndarray, attention: np.ndarray,
                          classes: Sequence[str] | None = None) -> None:
         """The engine's raw output for one video: cas [T, C+1] logits, attention [T] in 0..1,
         on the snippet grid of `spec` (units.FeatureSpec); `classes` names the C columns (default:
-        the lanes' order). Curves = localization.score_curves, placed in the lane of their class
-        (a lane whose class the model does not know gets a flat zero curve)."""
-        from ..sdanet.localization import score_curves
+        the lanes' order). Curves = localization.display_scores (softmax probability x attention,
+        0..1), placed in the lane of their class (a lane whose class the model does not know gets
+        a flat zero curve)."""
+        from ..sdanet.localization import display_scores
 
-        curves = score_curves(cas, attention)
+        curves = display_scores(cas, attention)
         if classes is not None and list(classes) != self.classes:
             column = {c: i for i, c in enumerate(classes)}
             aligned = np.zeros((curves.shape[0], len(self.classes)), np.float32)
@@ -232,6 +245,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             curves = aligned
         times = spec.snippet_to_seconds(np.arange(curves.shape[0]))
         self.set_scores(times, curves, attention)
+        if not len(self._thresholds):
+            self.set_thresholds(DEFAULT_THRESHOLD)
 
     def clear_scores(self) -> None:
         self._scores = None
@@ -258,8 +273,9 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.set_selected_classes(self.selected_classes[:CURVES_WITH_HEATMAP] + [row])
 
     def set_thresholds(self, thresholds: float | Sequence[float]) -> None:
-        """Class threshold(s) on the score axis: one value for all classes or one per class."""
-        self._thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+        """Class threshold(s) on the score axis (0..1, the curves' scale): one value for all
+        classes or one per class."""
+        self._thresholds = np.clip(np.atleast_1d(np.asarray(thresholds, dtype=np.float64)), *SCORE_RANGE)
         self._rebuild_thresholds()
 
     def crossings(self, row: int) -> np.ndarray:
@@ -307,10 +323,10 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             n = scores.shape[1]
             self._curve_classes = self._shown_classes()
             columns = [scores[:, i] for i in self._curve_classes]
-            pens = [pg.mkPen(class_color(i, n), width=1) for i in self._curve_classes]
-            if attention is not None:
+            pens = [pg.mkPen(class_color(i, n), width=2) for i in self._curve_classes]
+            if attention is not None:  # the last column: ScoreCurves draws it underneath
                 columns.append(attention)
-                pens.append(pg.mkPen(QColor(220, 220, 220), width=1, style=Qt.PenStyle.DashLine))
+                pens.append(pg.mkPen(ATTENTION_COLOR, width=1, style=Qt.PenStyle.DashLine))
             values = np.stack(columns, 1) if columns else np.zeros((len(times), 0), np.float32)
             self.score_curves.set_data(times, values, pens)
         self._rebuild_thresholds()

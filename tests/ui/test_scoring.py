@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sdanet_gui.bundled import resource_files
@@ -65,9 +66,19 @@ def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, win
     assert len(preds) == len([s for s in result.segments
                               if project.seconds_to_frames(window.current_video_id, s.start, s.end)[1]
                               > project.seconds_to_frames(window.current_video_id, s.start, s.end)[0]])
+    # the display filter (>= 0.3 x the class's best score) hides soft-NMS's decayed duplicates
+    best = {}
+    for p in preds:
+        best[p.label] = max(best.get(p.label, -np.inf), p.score)
+    shown_ids = {-p.id for p in preds if p.score >= 0.3 * best[p.label] - 1e-12}
     drawn = sum(int((lane.kinds == 0).sum()) for lane in tl.lanes)
-    assert drawn == len(preds) > 0
-    assert window.segment_table.rowCount() == len(preds)
+    assert 0 < drawn == len(shown_ids) < len(preds)
+    assert {int(i) for lane in tl.lanes for i in lane.ids[lane.kinds == 0]} == shown_ids
+    assert window.segment_table.rowCount() == len(shown_ids)
+    # curves on the fixed 0..1 display scale, y axis fixed at 0..1
+    values = tl.score_curves.values
+    assert values.shape[1] == len(tl.curve_classes) + 1 and 0.0 <= values.min() and values.max() <= 1.0
+    assert tl.score_plot.vb.viewRange()[1] == pytest.approx([0.0, 1.04])
 
 
 def test_a_checkpoint_that_does_not_fit_the_features_is_reported(qtbot, window, checkpoint, tmp_path, monkeypatch):
