@@ -87,8 +87,8 @@ def main() -> int:
         fs = load_feature_set(work)
         # the small network of the synthetic preset keeps the bundled checkpoint under a few MB
         cfg = apply_overrides(load_preset("synthetic"), ["train.eval_every=50", "train.max_seqlen=80"])
-        result = train(cfg, fs, out=REPO / "model" / "demo.pt", iterations=args.iterations, seed=args.seed,
-                       final_test=False)
+        train(cfg, fs, out=REPO / "model" / "demo.pt", iterations=args.iterations, seed=args.seed,
+              final_test=False)
         preds = predict_feature_set(REPO / "model" / "demo.pt", fs, "demo")
         res = detection_map(fs.annotations("demo"), preds, THUMOS_TIOUS)
     info = {

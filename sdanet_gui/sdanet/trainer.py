@@ -27,7 +27,6 @@ This module never prints and never imports a UI toolkit.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import threading
@@ -113,8 +112,6 @@ def train(cfg, feature_set: FeatureSet, *, out: str | Path | None = None, iterat
     c+1 class c) for fine-tuning on corrected segments; final_test: also evaluate the selected
     model on the test subset (never used for selection unless select_on="test").
     """
-    import torch
-
     from .losses import compute_losses
 
     if select_on is None:

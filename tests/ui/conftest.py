@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import sdanet_gui.ui  # noqa: F401 - applies the Qt binding work-arounds before any widget exists
 
 DEMO = "mmaction2__demo.mp4"  # 280 frames, 28 fps, 10 s, 340x256
 
@@ -54,3 +53,17 @@ def review(qtbot, reader, project):
     view.setFocus()
     yield view
     view.close_video()
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window as a user sees it, shown and exposed; closed after the test."""
+    from sdanet_gui.ui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 
 from sdanet_gui.ui.main_window import EMPTY_STATE_TEXT, MainWindow
 

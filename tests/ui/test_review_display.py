@@ -119,19 +119,6 @@ def scored_project(tmp_path, reader):
     return folder
 
 
-@pytest.fixture
-def window(qtbot):
-    from sdanet_gui.ui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 820)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-
-
 def _shown(window):
     """(scores drawn in the lanes as predictions, scores listed in the table as predictions)."""
     project = window.project

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from sdanet_gui.bundled import resource_files
-from sdanet_gui.ui.main_window import MainWindow
 
 DEMO = Path(str(resource_files() / "demo"))
 CLASSES = ["Flash", "Slide", "Grow", "Spin"]
@@ -35,17 +34,6 @@ def checkpoint(tmp_path_factory):
     save_checkpoint(folder / "demo.pt", model.state_dict(),
                     CheckpointMeta(classes=CLASSES, spec=spec.to_dict(), config=config))
     return folder / "demo.pt"
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 820)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
 
 
 def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, window, checkpoint, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from sdanet_gui.ui.main_window import DEFAULT_CLASS, MainWindow
+from sdanet_gui.ui.main_window import DEFAULT_CLASS
 
 from .mouse import click, drag
 
@@ -28,17 +28,6 @@ def drop(window, paths):
     ev = QDropEvent(QPointF(200, 200), *args)
     window.dropEvent(ev)
     assert ev.isAccepted()
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 820)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
 
 
 def opened(window):
@@ -95,7 +84,6 @@ def test_segment_table_and_undo_history_follow_edits(qtbot, window, demo_video):
     review, table = window.review, window.segment_table
     project = window.project
     tl = review.timeline
-    clock = review.editor.clock
     # draw a segment on the (only) lane, from 3.0 s to 5.0 s
     drag(tl.viewport(), QPointF(tl.widget_pos("lanes", 3.0, 0.66)), QPointF(tl.widget_pos("lanes", 5.0, 0.66)))
     (seg,) = project.segments(window.current_video_id)
