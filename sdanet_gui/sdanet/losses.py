@@ -6,7 +6,9 @@ network output and the batch; `compute_losses` decides from the config which ter
 
 Terms (B videos, T snippets, C classes; every mean runs over valid snippets only):
   mil            top-k MIL on the raw CAS, background label 1 (k = max(1, floor(T_valid / k_div)))
-  mil_supp       top-k MIL on the attention-suppressed CAS, background label 0
+  mil_supp       top-k MIL on the attention-suppressed CAS, background label 0; the CAS minimum
+                 inside the suppression is detached (`network.suppress`), so this term can only
+                 be met by moving the attention, not by shifting whole CAS channels
   co_activity    CO2-Net's co-activity contrastive loss on same-class pairs (margin 0.5); the
                  first 2 * train.same_class_pairs videos of a batch form pairs (0,1), (2,3), ...
   norm           attention norm (sparsity): mean attention (fused and per modality, averaged)

@@ -199,3 +199,28 @@ def test_a_short_optimisation_lowers_the_mil_loss_on_synthetic_videos():
     target = target / (target.sum(1, keepdim=True) + 1e-4)
     floor = -(target * target.clamp_min(1e-12).log()).sum(1).mean().item()
     assert last - floor < 0.3 * (first - floor), (first, last, floor)
+
+
+def test_suppressed_mil_cannot_be_met_by_shifting_cas_channels_only_by_the_attention():
+    """With attention 0 the suppressed CAS is each class's minimum over time, a constant: the
+    suppressed MIL must then give the raw CAS no gradient (it once flowed through the minimum,
+    letting the loss lower the background channel's floor instead of moving the attention) and
+    must push the attention up where the labelled class is active."""
+    from sdanet_gui.sdanet.network import suppress
+
+    torch.manual_seed(0)
+    cas = torch.randn(2, 12, 4)
+    cas[0, 3:6, 1] += 5.0                           # video 0, class 1 active on snippets 3-5
+    cas.requires_grad_(True)
+    atn = torch.zeros(2, 12, requires_grad=True)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 9:] = False
+    supp = suppress(cas, atn, mask)
+    low = cas.detach().masked_fill(~mask.unsqueeze(-1), 1e9).amin(dim=1, keepdim=True)
+    torch.testing.assert_close(supp[mask], low.expand_as(supp)[mask])   # values unchanged
+    labels = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    mil_loss(supp, labels, mask, 4.0, 0.0).backward()
+    assert cas.grad is None or (cas.grad == 0).all()
+    half = torch.full((2, 12), 0.5, requires_grad=True)
+    mil_loss(suppress(cas, half, mask), labels, mask, 4.0, 0.0).backward()
+    assert (half.grad[0, 3:6] < 0).all()           # raise attention where the class fires
