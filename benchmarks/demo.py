@@ -29,6 +29,7 @@ def main() -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from sdanet_gui.ui.event_loop import process_until
     from sdanet_gui.ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
@@ -36,17 +37,15 @@ def main() -> int:
     window.resize(1440, 900)
     window.show()
     window.open_demo()
-    shown = None
-    deadline = time.perf_counter() + args.timeout
-    while time.perf_counter() < deadline:
-        app.processEvents()
+
+    def ready() -> bool:
         vid = window.current_video_id
-        if vid is not None and window.project is not None and window.scores:
-            name = next((v.name for v in window.project.videos() if v.id == vid), None)
-            if name in getattr(window, "_applied", set()) and window.project.predicted_segments(vid):
-                shown = time.perf_counter() - T0
-                break
-        time.sleep(0.005)
+        if vid is None or window.project is None or not window.scores:
+            return False
+        name = next((v.name for v in window.project.videos() if v.id == vid), None)
+        return name in getattr(window, "_applied", set()) and bool(window.project.predicted_segments(vid))
+
+    shown = time.perf_counter() - T0 if process_until(app, ready, args.timeout, poll=0.005) else None
     if shown is None:
         print(f"demo not ready after {args.timeout:.0f} s")
         return 1
@@ -58,10 +57,7 @@ def main() -> int:
           f"video, {n_shown} shown (display filter >= {editor.min_relative_score:g} x class best)")
     print(f"budget 10 s: {'OK' if shown < 10 else 'MISSED'}")
     if args.screenshot:
-        t_end = time.perf_counter() + 1.5  # let the player paint a frame and curves settle
-        while time.perf_counter() < t_end:
-            app.processEvents()
-            time.sleep(0.01)
+        process_until(app, lambda: False, 1.5, poll=0.01)  # let the frame paint and curves settle
         window.grab().save(args.screenshot)
         print(f"screenshot: {args.screenshot}")
     window.close()

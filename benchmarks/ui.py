@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from sdanet_gui.ui.event_loop import process_until
+
 
 def build_timeline(classes: int, snippets: int):
     from sdanet_gui.ui.segment_lane import KINDS
@@ -144,7 +146,7 @@ def bench_seek(app, video: str, seeks: int) -> list[float]:
     view.resize(1280, 760)
     view.show()
     view.show_video(reader)
-    _wait(app, lambda: view.player.shown_frame == 0, 10)
+    process_until(app, lambda: view.player.shown_frame == 0, 10)
     tl = view.timeline
     rng = np.random.default_rng(1)
     out = []
@@ -156,7 +158,7 @@ def bench_seek(app, video: str, seeks: int) -> list[float]:
                          QPoint(pos.x(), pos.y()))
         want = view.player.position
         painted = view.frame_view.paints
-        _wait(app, lambda: view.frame_view.index == want and view.frame_view.paints > painted, 5)
+        process_until(app, lambda: view.frame_view.index == want and view.frame_view.paints > painted, 5)
         out.append((time.perf_counter() - t0) * 1000)
     view.close_video()
     reader.close()
@@ -183,10 +185,10 @@ def bench_drift(app, seconds: float) -> tuple[float, float, float]:
     view = ReviewView()
     view.show()
     view.show_video(reader)
-    _wait(app, lambda: view.player.shown_frame == 0, 10)
+    process_until(app, lambda: view.player.shown_frame == 0, 10)
     t0 = time.monotonic()
     view.player.play()
-    _wait(app, lambda: False, seconds)
+    process_until(app, lambda: False, seconds)
     elapsed = time.monotonic() - t0
     position_s = view.player.seconds()
     shown = view.player.shown_frame
@@ -220,7 +222,7 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
                                            lane.scores, lane.kinds)
     view.timeline.set_duration(dur)
     dense.close()
-    _wait(app, lambda: view.player.shown_frame == 0, 10)
+    process_until(app, lambda: view.player.shown_frame == 0, 10)
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -232,25 +234,16 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
     timer.setInterval(5)
     timer.timeout.connect(tick)
     timer.start()
-    _wait(app, lambda: False, seconds / 2)  # control: the same window, idle (machine noise)
+    process_until(app, lambda: False, seconds / 2)  # control: the same window, idle (machine noise)
     idle, gaps[:] = list(gaps), []
     last[0] = time.perf_counter()
     view.player.play()
-    _wait(app, lambda: False, seconds)
+    process_until(app, lambda: False, seconds)
     timer.stop()
     view.player.pause()
     view.close_video()
     reader.close()
     return gaps, idle
-
-
-def _wait(app, cond, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return
-        time.sleep(0.001)
 
 
 def main() -> int:

@@ -14,7 +14,8 @@ import argparse
 import os
 import sys
 import tempfile
-import time
+
+from .event_loop import process_until
 
 
 def main(argv=None) -> int:
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     win.resize(w, h)
     win.show()
     win.open_paths([args.video])
-    _wait(app, lambda: win.review is not None and win.review.player.shown_frame == 0, 30)
+    process_until(app, lambda: win.review is not None and win.review.player.shown_frame == 0, 30, poll=0.01)
     project, review = win.project, win.review
     project.add_classes(["arm wrestling", "cheering"])
     review.editor.refresh()
@@ -48,22 +49,13 @@ def main(argv=None) -> int:
     first = min(project.segments(win.current_video_id), key=lambda seg: seg.start_frame)
     review.editor.select(first.id)
     review.player.seek_seconds(args.seconds)
-    _wait(app, lambda: review.player.shown_frame == review.player.position, 10)
+    process_until(app, lambda: review.player.shown_frame == review.player.position, 10, poll=0.01)
     review.timeline.fit()
-    _wait(app, lambda: False, 0.3)
+    process_until(app, lambda: False, 0.3, poll=0.01)
     win.grab().save(args.out)
     print(f"saved {args.out} ({w}x{h}) on {args.video}")
     win.close()
     return 0
-
-
-def _wait(app, cond, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        app.processEvents()
-        if cond():
-            return
-        time.sleep(0.01)
 
 
 if __name__ == "__main__":
