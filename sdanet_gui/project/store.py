@@ -660,8 +660,13 @@ class Project:
         return [self.model_version(r[0]) for r in self._query("SELECT id FROM model_versions ORDER BY id")]
 
     def add_predictions(self, model_version_id: int, video: int | str,
-                        rows: Iterable[tuple[str, int, int, float]]) -> int:
-        """Store predicted segments (label, start_frame, end_frame, score); return how many."""
+                        rows: Iterable[tuple[str, int, int, float]], *, replace: bool = False) -> int:
+        """Store predicted segments (label, start_frame, end_frame, score); return how many.
+
+        `replace`: in the same transaction, drop this version's earlier predictions of the video
+        (post-processing re-run), except those a human segment was accepted from: undoing that
+        accept needs its source row.
+        """
         vid = self.video(video).id
         limit = self.frame_limit(vid)
         data = []
@@ -672,6 +677,10 @@ class Project:
                                 f"{self.video(vid).name!r}", path=self.folder)
             data.append((int(model_version_id), vid, self.class_id(label), s, e, float(score)))
         with self.transaction() as c:
+            if replace:
+                c.execute("DELETE FROM predicted_segments WHERE video_id = ? AND model_version_id = ? "
+                          "AND id NOT IN (SELECT source_prediction_id FROM segments "
+                          "WHERE source_prediction_id IS NOT NULL)", (vid, int(model_version_id)))
             c.executemany("INSERT INTO predicted_segments(model_version_id, video_id, class_id, "
                           "start_frame, end_frame, score) VALUES (?,?,?,?,?,?)", data)
             self._clocks.pop(vid, None)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 EMPTY_STATE_TEXT = "Drop videos, a folder or a project here"
 DEFAULT_CLASS = "action"
+POSTPROCESS_KEY = "postprocess"  # = postprocess_panel.SETTING_KEY (not imported at start-up)
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         self.undo_view = QUndoView(self.undo_group, self)
         self.undo_view.setEmptyLabel("<opened>")
         self.undo_dock = self._dock("History", self.undo_view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.postprocess = None  # PostProcessPanel, built with the first project (numpy, engine)
+        self.postprocess_dock = None
         for dock in (self.video_dock, self.segment_dock, self.undo_dock):
             dock.hide()
 
@@ -101,6 +104,10 @@ class MainWindow(QMainWindow):
         self.action_open_project.triggered.connect(self._open_project_dialog)
         self.menu_file.addAction(self.action_open)
         self.menu_file.addAction(self.action_open_project)
+        self.action_export = QAction("&Export…", self)
+        self.action_export.setShortcut(QKeySequence("Ctrl+E"))
+        self.action_export.triggered.connect(self.export_dialog)
+        self.menu_file.addAction(self.action_export)
         self.menu_file.addSeparator()
 
         self.action_quit = QAction("&Quit", self)
@@ -259,7 +266,77 @@ class MainWindow(QMainWindow):
 
     def _scored(self, result) -> None:
         self.scores[result.name] = result
+        if (self.project is not None and result.params is not None
+                and self.project.get_setting(POSTPROCESS_KEY) is None):
+            self._ensure_postprocess().set_params(result.params)  # the checkpoint's, until changed
         self._apply_scores(result.name)
+
+    # --- post-processing from the cached scores -------------------------------------------------
+    def _ensure_postprocess(self):
+        """The post-processing panel and its dock (built on first use, not at start-up)."""
+        if self.postprocess is None:
+            from .postprocess_panel import PostProcessPanel
+
+            self.postprocess = PostProcessPanel(self)
+            self.postprocess.changed.connect(self._postprocess_changed)
+            self.postprocess_dock = self._dock("Post-processing", self.postprocess,
+                                               Qt.DockWidgetArea.RightDockWidgetArea)
+            self.postprocess_dock.hide()
+            self.menu_view.insertAction(self.action_fit, self.postprocess_dock.toggleViewAction())
+        return self.postprocess
+
+    def _saved_postprocess(self):
+        """The project's saved PostProcessing, or None (then the checkpoint's values apply)."""
+        from ..sdanet.localization import PostProcessing
+
+        saved = self.project.get_setting(POSTPROCESS_KEY) if self.project is not None else None
+        if not isinstance(saved, dict):
+            return None
+        try:
+            return PostProcessing.from_dict(saved)
+        except (TypeError, ValueError) as exc:
+            log.warning("%s: ignoring the saved post-processing %r (%s)", self.project.folder, saved, exc)
+            return None
+
+    def _localized(self, result) -> list:
+        """The segments of a scored video under the project's post-processing (cached scores)."""
+        from ..sdanet.localization import localize_video
+
+        params = self._saved_postprocess()
+        if params is None:
+            return list(result.segments)
+        return localize_video(result.cas, result.attention, result.spec, result.classes, params)
+
+    def _postprocess_changed(self, params) -> None:
+        """A knob moved: save the values, re-localize the shown video from its cached scores
+        (no network) and replace its predictions of the current model version."""
+        if self.project is None:
+            return
+        self.project.set_setting(POSTPROCESS_KEY, params.to_dict())
+        if self.current_video_id is None:
+            return
+        rec = self.project.video(self.current_video_id)
+        result = self.scores.get(rec.name)
+        if result is None or rec.name not in self._applied or self._model_version is None:
+            self.postprocess.status.setText("Saved; applies when this video is scored")
+            return
+        n = self._store_predictions(rec, self._localized(result), replace=True)
+        self.postprocess.status.setText(f"{rec.name}: {n} predicted segments")
+        if self.review is not None:
+            self.review.editor.refresh()
+        self.video_list.update_video(self.project, rec.id)
+
+    def _store_predictions(self, rec, segments, replace: bool = False) -> int:
+        """Write `segments` (seconds) as rec's predictions of the current model version; with
+        `replace`, that version's earlier predictions of rec go (see Project.add_predictions).
+        Returns how many were written."""
+        project = self.project
+        rows = []
+        for seg in segments:
+            sf, ef = project.seconds_to_frames(rec.id, seg.start, seg.end)
+            if ef > sf:
+                rows.append((seg.label, sf, ef, float(seg.score or 0.0)))
+        return project.add_predictions(self._model_version.id, rec.id, rows, replace=replace)
 
     def _apply_scores(self, name: str) -> None:
         """Store the predictions of a scored video once it is registered; show its curves."""
@@ -272,12 +349,7 @@ class MainWindow(QMainWindow):
         project.add_classes(result.classes)
         if self._model_version is None:
             self._model_version = project.add_model_version(result.model_name, checkpoint=result.checkpoint)
-        rows = []
-        for seg in result.segments:
-            sf, ef = project.seconds_to_frames(rec.id, seg.start, seg.end)
-            if ef > sf:
-                rows.append((seg.label, sf, ef, float(seg.score or 0.0)))
-        project.add_predictions(self._model_version.id, rec.id, rows)
+        self._store_predictions(rec, self._localized(result))
         self.video_list.set_project(project, self.current_video_id)
         if rec.id == self.current_video_id and self.review is not None:
             self._show_scores(result)
@@ -322,6 +394,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"SDANet Review — {Path(project.folder).name}")
         self.video_dock.show()
         self.video_list.set_project(project)
+        saved = self._saved_postprocess()
+        if saved is not None:
+            self._ensure_postprocess().set_params(saved)
+        elif self.postprocess is not None:  # not the previous project's values
+            from ..sdanet.localization import PostProcessing
+
+            self.postprocess.set_params(PostProcessing())
 
     def open_video_id(self, video_id: int) -> None:
         """Show a video of the project (opened in the worker; shown when it arrives)."""
@@ -394,7 +473,8 @@ class MainWindow(QMainWindow):
         if result is not None and result.name in self._applied:
             self._show_scores(result)
         self._stack.setCurrentWidget(review)
-        for dock in (self.segment_dock, self.undo_dock):
+        self._ensure_postprocess()
+        for dock in (self.segment_dock, self.undo_dock, self.postprocess_dock):
             dock.show()
         self.video_list.set_project(self.project, video_id)
         self._refresh_segments()
@@ -429,6 +509,21 @@ class MainWindow(QMainWindow):
         self.review.player.seek_frame(start)
 
     # --- dialogs -----------------------------------------------------------------------------------
+    def export_dialog(self):
+        """File > Export…: the ExportDialog (opened window-modal); the written path goes to the
+        status bar. Returns the dialog (tests drive it), None without a project."""
+        from .export_dialog import ExportDialog
+
+        if self.project is None:
+            self.statusBar().showMessage("Open a project or a video first: there is nothing to export")
+            return None
+        dialog = ExportDialog(self.project, self)
+        dialog.accepted.connect(
+            lambda: self.statusBar().showMessage(f"Exported to {dialog.written}"))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
     def _open_dialog(self) -> None:
         from .opening import VIDEO_EXTENSIONS
 

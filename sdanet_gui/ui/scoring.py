@@ -32,6 +32,7 @@ class VideoResult:
     segments: list = field(default_factory=list)  # data.structures.Segment, seconds
     model_name: str = ""
     checkpoint: str = ""
+    params: object = None             # sdanet.localization.PostProcessing that made `segments`
 
 
 class ScoringWorker(QObject):
@@ -97,7 +98,7 @@ class ScoringWorker(QObject):
             segments = localize_scores(scores, spec, meta.classes, params)
             self._relay.scored.emit(VideoResult(name, scores.cas, scores.attention, spec,
                                                 list(meta.classes), segments, checkpoint.stem,
-                                                str(checkpoint)))
+                                                str(checkpoint), params))
             self._relay.progress.emit(i + 1, total)
 
 

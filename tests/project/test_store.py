@@ -136,3 +136,24 @@ def test_the_state_fingerprint_changes_with_review_work_only(project):
     assert project.state_fingerprint() == fp
     AddSegment(project.video("clip_a").id, "Diving", 0, 10).apply(project)
     assert project.state_fingerprint() != fp
+
+
+def test_replacing_predictions_keeps_only_those_a_human_segment_was_accepted_from(project):
+    """A post-processing re-run swaps a model version's predictions of one video at once, but
+    the prediction a segment was accepted from survives, so that accept can still be undone."""
+    from sdanet_gui.project.commands import AcceptPredictions
+
+    video = project.videos()[0]
+    label = project.classes()[0]
+    mv = project.add_model_version("m", checkpoint="m.pt").id
+    project.add_predictions(mv, video.id, [(label, 0, 10, 0.9), (label, 20, 30, 0.5)])
+    accepted, dropped = sorted(project.predicted_segments(video.id, mv), key=lambda p: p.start_frame)
+    accept = AcceptPredictions([accepted.id])
+    accept.apply(project)
+    project.add_predictions(mv, video.id, [(label, 40, 50, 0.7)], replace=True)
+    left = {p.id: (p.start_frame, p.end_frame) for p in project.predicted_segments(video.id, mv)}
+    assert accepted.id in left and dropped.id not in left
+    assert sorted(left.values()) == [(0, 10), (40, 50)]
+    accept.undo(project)
+    assert not project.segments(video.id) or all(s.source_prediction_id != accepted.id
+                                                 for s in project.segments(video.id))

@@ -1,0 +1,70 @@
+"""File > Export… driven as a user: choose the format, the scope and the path, click Export; the
+written file holds the project's segments of the real demo video."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from PySide6.QtCore import Qt
+
+from sdanet_gui.project.commands import AddSegment, SetReviewState
+
+
+@pytest.fixture
+def exporting(qtbot, window, project):
+    """The window on the conftest project (real video) with two added segments, half reviewed."""
+    AddSegment(project.video_id, "cheering", 28, 84).apply(project)       # 1 s .. 3 s at 28 fps
+    AddSegment(project.video_id, "talking", 140, 196).apply(project)      # 5 s .. 7 s
+    window._set_project(project)
+    return window
+
+
+def open_dialog(qtbot, window):
+    dialog = window.export_dialog()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_export_csv_writes_the_segments_and_reports_the_path(qtbot, exporting, project, tmp_path):
+    dialog = open_dialog(qtbot, exporting)
+    qtbot.keyClicks(dialog.format_box, "csv")
+    assert dialog.fmt() == "csv"
+    assert dialog.summary.text() == "1 videos, 2 segments as csv"
+    out = tmp_path / "out" / "mine.csv"
+    dialog.path_edit.selectAll()
+    qtbot.keyClicks(dialog.path_edit, str(out))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    assert out.is_file()
+    assert str(out) in exporting.statusBar().currentMessage()
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = sorted((r["video"], r["label"], round(float(r["start_s"]), 3), round(float(r["end_s"]), 3))
+                 for r in rows)
+    assert got == [("demo", "cheering", 1.0, 3.0), ("demo", "talking", 5.0, 7.0)]
+
+
+def test_only_reviewed_changes_the_summary_and_unreviewed_export_is_an_error(qtbot, exporting, project,
+                                                                          tmp_path, monkeypatch):
+    errors = []
+    monkeypatch.setattr("sdanet_gui.ui.export_dialog.show_error", lambda *a, **k: errors.append(a[2]))
+    dialog = open_dialog(qtbot, exporting)
+    qtbot.keyClicks(dialog.format_box, "csv")
+    qtbot.mouseClick(dialog.only_reviewed, Qt.MouseButton.LeftButton)
+    assert dialog.only_reviewed.isChecked()
+    assert dialog.summary.text() == "0 videos, 0 segments as csv"
+    out = tmp_path / "none.csv"
+    dialog.path_edit.selectAll()
+    qtbot.keyClicks(dialog.path_edit, str(out))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert errors and "nothing to export" in errors[0] and not out.exists()
+    assert dialog.isVisible()  # the user can change the options and try again
+    # reviewed up to 4 s (frame 112): only the segment ending inside the span is exported
+    SetReviewState(project.video_id, "partial", 112).apply(project)
+    dialog.update_summary()
+    assert dialog.summary.text() == "1 videos, 1 segments as csv"
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    with out.open(newline="") as f:
+        assert [r["label"] for r in csv.DictReader(f)] == ["cheering"]

@@ -1,0 +1,105 @@
+"""The post-processing dock: moving a slider re-localizes the shown video's predictions from the
+cached scores of a real (small, untrained) SDANet checkpoint, without running the network again;
+the values are saved with the project and restored when it is opened again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from sdanet_gui.bundled import resource_files
+
+from .test_scoring import checkpoint  # noqa: F401 - the real small checkpoint fixture
+
+DEMO = Path(str(resource_files() / "demo"))
+K = Qt.Key
+
+
+def _no_network(*_a, **_k):
+    raise AssertionError("the network ran again")
+
+
+def press(qtbot, knob, key, times=1):
+    knob.slider.setFocus()
+    for _ in range(times):
+        qtbot.keyClick(knob.slider, key)
+
+
+def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, window, checkpoint,  # noqa: F811
+                                                                    monkeypatch):
+    monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
+    qtbot.waitUntil(lambda: len(window._applied) == 3, timeout=60000)
+    project, vid = window.project, window.current_video_id
+    panel = window.postprocess
+    assert window.postprocess_dock.isVisible()
+    version = window._model_version.id
+    result = window.scores[project.video(vid).name]
+    assert panel.params().class_threshold == pytest.approx(result.params.class_threshold)
+    before = project.predicted_segments(vid, version)
+    assert before
+    other = {n: len(project.predicted_segments(n)) for n in ("demo_1", "demo_2", "demo_3")
+             if project.find_video(n).id != vid}
+    # the reviewer accepts one prediction (Enter): a human segment, which regeneration keeps
+    editor = window.review.editor
+    editor.select(-editor.visible_predictions()[0].id)
+    window.review.setFocus()
+    qtbot.keyClick(window.review, K.Key_Return)
+    accepted = [s for s in project.segments(vid) if s.provenance == "accepted-prediction"]
+    assert len(accepted) == 1
+    monkeypatch.setattr("sdanet_gui.sdanet.predict.score_features", _no_network)
+    monkeypatch.setattr("sdanet_gui.sdanet.predict.load_model", _no_network)
+
+    # one attention threshold at 0.55 (slider Home = 0.00, then up 55 steps), inside this
+    # untrained model's attention range (about 0.49..0.59): fewer proposals, but some
+    press(qtbot, panel.attention_steps, K.Key_Home)
+    press(qtbot, panel.attention_min, K.Key_Home)
+    press(qtbot, panel.attention_min, K.Key_Up, 55)
+    press(qtbot, panel.attention_max, K.Key_Home)
+    press(qtbot, panel.attention_max, K.Key_Up, 55)
+    assert panel.params().attention_thresholds == [pytest.approx(0.55)]
+    after_attention = project.predicted_segments(vid, version)
+    assert 0 < len(after_attention) < len(before)
+    assert len(project.predicted_segments(vid)) == len(after_attention)  # replaced, not added
+    drawn = sum(int((lane.kinds == 0).sum()) for lane in window.review.timeline.lanes)
+    assert drawn <= len(after_attention) and window.segment_table.rowCount() <= len(after_attention)
+
+    assert [s.id for s in project.segments(vid) if s.provenance == "accepted-prediction"] == [accepted[0].id]
+    # undoing the accept still removes the human segment (its source prediction was replaced)
+    qtbot.keyClick(window.review, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not [s for s in project.segments(vid) if s.provenance == "accepted-prediction"]
+
+    # back to the default attention range, then the class threshold to 1.0: only the best class
+    press(qtbot, panel.attention_steps, K.Key_End)
+    press(qtbot, panel.attention_min, K.Key_Home)
+    press(qtbot, panel.attention_max, K.Key_End)
+    wide = project.predicted_segments(vid, version)
+    press(qtbot, panel.class_threshold, K.Key_End)
+    assert panel.params().class_threshold == pytest.approx(1.0)
+    strict = project.predicted_segments(vid, version)
+    assert len({p.label for p in strict}) == 1 and len(strict) < len(wide)
+    # only the shown video changed; the values are in the project's settings
+    assert {n: len(project.predicted_segments(n)) for n in other} == other
+    saved = project.get_setting("postprocess")
+    assert saved["class_threshold"] == pytest.approx(1.0) and len(saved["attention_thresholds"]) == 20
+
+    # reopen: the panel shows the saved values
+    folder = project.folder
+    window.close()
+    from sdanet_gui.ui.main_window import MainWindow
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.open_project(folder)
+    try:
+        assert again.postprocess is not None
+        restored = again.postprocess.params()
+        assert restored.class_threshold == pytest.approx(1.0)
+        assert restored.attention_thresholds == pytest.approx(saved["attention_thresholds"])
+        assert restored.min_length_snippets == saved["min_length_snippets"]
+        assert restored.nms_sigma == pytest.approx(saved["nms_sigma"])
+    finally:
+        again.close()
