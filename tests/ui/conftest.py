@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -67,3 +69,31 @@ def window(qtbot):
     qtbot.waitExposed(w)
     yield w
     w.close()
+
+
+DEMO_CLASSES = ["Flash", "Slide", "Grow", "Spin"]
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A real, untrained SDANet checkpoint (synthetic preset, narrowed) for the demo's feature
+    spec and classes: scoring in the window without the bundled demo model."""
+    from sdanet_gui.bundled import resource_files
+
+    import torch
+
+    from sdanet_gui.data.feature_files import read_feature_file
+    from sdanet_gui.sdanet.checkpoint import CheckpointMeta, save_checkpoint
+    from sdanet_gui.sdanet.config import load_preset
+    from sdanet_gui.sdanet.predict import build_model
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    spec = read_feature_file(Path(str(resource_files() / "demo" / "features" / "demo_1.h5"))).spec
+    config = load_preset("synthetic").to_dict()
+    config["model"].update(hidden_dim=32, attention_hidden=16, sda_ffn_dim=32, sda_heads=2, pfm_proj_dim=16)
+    model = build_model(config, spec, len(DEMO_CLASSES))
+    folder = tmp_path_factory.mktemp("ckpt")
+    save_checkpoint(folder / "demo.pt", model.state_dict(),
+                    CheckpointMeta(classes=DEMO_CLASSES, spec=spec.to_dict(), config=config))
+    return folder / "demo.pt"

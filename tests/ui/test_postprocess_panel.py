@@ -11,8 +11,6 @@ from PySide6.QtCore import Qt
 
 from sdanet_gui.bundled import resource_files
 
-from .test_scoring import checkpoint  # noqa: F401 - the real small checkpoint fixture
-
 DEMO = Path(str(resource_files() / "demo"))
 K = Qt.Key
 

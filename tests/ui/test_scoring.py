@@ -14,28 +14,6 @@ DEMO = Path(str(resource_files() / "demo"))
 CLASSES = ["Flash", "Slide", "Grow", "Spin"]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A real SDANet checkpoint (synthetic preset, narrowed) for the demo's feature spec."""
-    import torch
-
-    from sdanet_gui.data.feature_files import read_feature_file
-    from sdanet_gui.sdanet.checkpoint import CheckpointMeta, save_checkpoint
-    from sdanet_gui.sdanet.config import load_preset
-    from sdanet_gui.sdanet.predict import build_model
-
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    spec = read_feature_file(DEMO / "features" / "demo_1.h5").spec
-    config = load_preset("synthetic").to_dict()
-    config["model"].update(hidden_dim=32, attention_hidden=16, sda_ffn_dim=32, sda_heads=2, pfm_proj_dim=16)
-    model = build_model(config, spec, len(CLASSES))
-    folder = tmp_path_factory.mktemp("ckpt")
-    save_checkpoint(folder / "demo.pt", model.state_dict(),
-                    CheckpointMeta(classes=CLASSES, spec=spec.to_dict(), config=config))
-    return folder / "demo.pt"
-
-
 def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, window, checkpoint, monkeypatch):
     monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
     window.open_demo()
