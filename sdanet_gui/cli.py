@@ -36,7 +36,7 @@ def _command_modules():
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="sdanet", description="SDANet engine: train, predict, evaluate, "
-                           "extract features and exchange annotations, headless.")
+                           "extract features, fine-tune and exchange annotations, headless.")
     parser.add_argument("--version", action="version", version=f"sdanet {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details and tracebacks to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
