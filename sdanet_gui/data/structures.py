@@ -79,8 +79,7 @@ class FeatureVideo:
     num_snippets: int | None = None
 
     def features(self) -> np.ndarray:
-        arr = self._loader()
-        return arr
+        return self._loader()
 
 
 @dataclass

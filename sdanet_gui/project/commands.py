@@ -23,6 +23,7 @@ This module must never import Qt or touch files other than through `Project`.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -51,7 +52,7 @@ class Touched:
     segments: set[int] = field(default_factory=set)
 
 
-class EditCommand:
+class EditCommand(abc.ABC):
     """Base class. Subclasses implement `_plan(project) -> list[Change]` and set `text`."""
 
     text: str = "Edit"
@@ -148,8 +149,9 @@ class EditCommand:
         return sorted({int(r["video_id"]) for c in changes for r in (c.before, c.after) if r})
 
     # --- for subclasses -----------------------------------------------------------------------
+    @abc.abstractmethod
     def _plan(self, project: Project) -> list[Change]:
-        raise NotImplementedError
+        """Make the edit's row changes in the open transaction and return them (for undo)."""
 
     def _merge_key(self):
         return None
