@@ -169,13 +169,10 @@ def default_weights_dir() -> Path:
 
 
 def _weights_from_settings() -> str | None:
-    """`i3d_weights` from the app's settings.json, if the user set it there."""
-    import json
+    """`i3d_weights` from the user's settings (user_settings), if set there."""
+    from .. import user_settings
 
-    try:
-        value = json.loads(app_paths().settings_file.read_text(encoding="utf-8")).get("i3d_weights")
-    except (OSError, ValueError, AttributeError):
-        return None
+    value = user_settings.get("i3d_weights")
     return str(value) if value else None
 
 
