@@ -12,7 +12,18 @@ Rows:
   + mtff / + sda / ... the baseline with that one module switched on
   full SDANet          all five on
 With several seeds the table shows mean and standard deviation over the seeds (model
-initialisation and batch order; the data set is the same).
+initialisation and batch order; the data set is the same). Layers that two rows share start
+from the same weights for the same seed (`SDANet.reset_parameters` seeds each layer by name), so
+a row's difference from the baseline is the module's, not a different random start; the
+"vs baseline" column is the mean over seeds of (row - baseline) on the same seed, ± its
+standard error. `--merge A.json B.json` prints the tables of a run made in parts.
+
+A second table separates where the detections are won or lost (all on the test videos):
+  attention AUC     ROC AUC of the fused attention, action vs background snippets
+  CAS AUC           the same for the raw CAS logit of each video's labelled class(es)
+  mAP | GT attention  average mAP when the attention is replaced by the ground truth's
+                    foreground (0.9 inside an instance, 0.1 outside): the CAS's own quality
+  train mAP         average mAP on the training videos (overfitting check)
 """
 
 from __future__ import annotations
@@ -37,6 +48,104 @@ def configs(overrides: list[str]):
         yield name, apply_without(base, [m for m in MODULE_NAMES if m not in on])
 
 
+def roc_auc(scores, positive) -> float:
+    """ROC AUC, ties counting one half (Mann-Whitney U). scores [N], positive [N] bool."""
+    import numpy as np
+
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)                        # rank of the last element of each tie group
+    ranks = (upper - (counts - 1) / 2.0)[inverse]    # average 1-based rank
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def diagnostics(model, fs, cfg) -> dict:
+    """Where detections are won or lost: attention AUC, CAS AUC, mAP | GT attention, train mAP."""
+    import numpy as np
+
+    from sdanet_gui.sdanet.evaluation import detection_map
+    from sdanet_gui.sdanet.localization import PostProcessing, localize_video
+    from sdanet_gui.sdanet.predict import score_features
+    from sdanet_gui.sdanet.trainer import evaluate_model
+
+    params = PostProcessing.from_config(cfg)
+    tious = [float(t) for t in cfg.eval.tiou_thresholds]
+    test = [v for v in fs.by_subset(fs.test_subset) if v.annotation.segments]
+    labels = fs.label_matrix(test)
+    atn, cas, fg, preds = [], [], [], {}
+    for i, v in enumerate(test):
+        sc = score_features(model, v.features())
+        inside = np.zeros(v.num_snippets, dtype=bool)
+        for seg in v.annotation.segments:
+            lo = int(round(float(fs.spec.seconds_to_snippet(seg.start))))
+            hi = int(round(float(fs.spec.seconds_to_snippet(seg.end))))
+            inside[lo:hi] = True
+        atn.append(sc.attention)
+        cas.append(sc.cas[:, :-1][:, labels[i] > 0].max(axis=1))
+        fg.append(inside)
+        preds[v.name] = localize_video(sc.cas, np.where(inside, 0.9, 0.1), fs.spec, list(fs.classes),
+                                       params, v.annotation.ambiguous)
+    gt = fs.annotations(None)
+    gt.videos = {v.name: v.annotation for v in test}
+    fg = np.concatenate(fg)
+    train = [v for v in fs.by_subset(fs.train_subset) if v.annotation.segments]
+    return {"attention_auc": roc_auc(np.concatenate(atn), fg), "cas_auc": roc_auc(np.concatenate(cas), fg),
+            "oracle_attention_mAP": float(detection_map(gt, preds, tious, classes=list(fs.classes)).average_map),
+            "train_mAP": evaluate_model(model, fs, train, params, tious)["average_mAP"]}
+
+
+def print_tables(results: list[dict]) -> None:
+    """The markdown tables of the doc from `results` (rows of {"row", "modules", "runs"})."""
+    tious = list(results[0]["runs"][0]["mAP"]) if results else []
+    head = "| configuration | " + " | ".join(f"mAP@{t}" for t in tious) + " | avg 0.1:0.7 | vs baseline |"
+    print(head)
+    print("|" + "---|" * (len(tious) + 3))
+    base = {run["seed"]: run["average_mAP"] for r in results if r["row"] == "baseline" for run in r["runs"]}
+    for r in results:
+        cells = []
+        for t in tious:
+            vals = [100 * run["mAP"][t] for run in r["runs"]]
+            cells.append(f"{statistics.mean(vals):.1f}")
+        avg = [100 * run["average_mAP"] for run in r["runs"]]
+        sd = f" ± {statistics.stdev(avg):.1f}" if len(avg) > 1 else ""
+        # Paired by seed: the rows share their initialisation and batch order for one seed.
+        diff = [100 * (run["average_mAP"] - base[run["seed"]]) for run in r["runs"] if run["seed"] in base]
+        paired = ""
+        if diff and r["row"] != "baseline":
+            paired = f"{statistics.mean(diff):+.1f}"
+            if len(diff) > 1:
+                paired += f" ± {statistics.stdev(diff) / len(diff) ** 0.5:.1f}"
+        print(f"| {r['row']} | " + " | ".join(cells) + f" | **{statistics.mean(avg):.1f}**{sd} | {paired} |")
+    print("\n| configuration | test avg mAP | attention AUC | CAS AUC | mAP \\| GT attention | train avg mAP |"
+          " params |\n|---|---|---|---|---|---|---|")
+    for r in results:
+        def mean(key, scale=1.0, digits=1):
+            return f"{statistics.mean(scale * run[key] for run in r['runs']):.{digits}f}"
+        print(f"| {r['row']} | {mean('average_mAP', 100)} | {mean('attention_auc', digits=3)} | "
+              f"{mean('cas_auc', digits=3)} | {mean('oracle_attention_mAP', 100)} | {mean('train_mAP', 100)} | "
+              f"{r['runs'][0]['params']:,} |")
+    print()
+    for r in results:
+        print(f"per-seed avg mAP {r['row']} (seeds {', '.join(str(run['seed']) for run in r['runs'])}): "
+              + " / ".join(f"{100 * run['average_mAP']:.1f}" for run in r["runs"]))
+
+
+def merge(paths: list[str]) -> list[dict]:
+    """Rows of several `--json` files (e.g. the same command run in parts), in table order."""
+    rows: dict[str, dict] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["results"]:
+            row = rows.setdefault(r["row"], {"row": r["row"], "modules": r["modules"], "runs": []})
+            row["runs"].extend(r["runs"])
+    order = [name for name, _ in ROWS]
+    out = sorted(rows.values(), key=lambda r: order.index(r["row"]) if r["row"] in order else len(order))
+    for r in out:
+        r["runs"].sort(key=lambda run: run["seed"])
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iterations", type=int, default=150)
@@ -49,7 +158,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", help="comma list of row names to run (e.g. 'baseline,full SDANet')")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--json", metavar="OUT", help="also write the measured figures as JSON")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="print the tables of earlier --json outputs (parts of one run) and exit")
     args = ap.parse_args(argv)
+    if args.merge:
+        print_tables(merge(args.merge))
+        return 0
 
     import torch
 
@@ -73,28 +187,20 @@ def main(argv=None) -> int:
             test = res.metrics["test"]
             runs.append({"seed": seed, "average_mAP": test["average_mAP"], "mAP": test["mAP"],
                          "seconds": time.perf_counter() - t0,
-                         "params": sum(p.numel() for p in res.model.parameters())})
+                         "params": sum(p.numel() for p in res.model.parameters()),
+                         **diagnostics(res.model, fs, cfg)})
             print(f"  {name:16s} seed {seed}: avg mAP {100 * test['average_mAP']:.1f} "
-                  f"({runs[-1]['seconds']:.0f} s)", file=sys.stderr, flush=True)
+                  f"(attention AUC {runs[-1]['attention_auc']:.3f}, CAS AUC {runs[-1]['cas_auc']:.3f}, "
+                  f"mAP | GT attention {100 * runs[-1]['oracle_attention_mAP']:.1f}, train mAP "
+                  f"{100 * runs[-1]['train_mAP']:.1f}; {runs[-1]['seconds']:.0f} s)", file=sys.stderr, flush=True)
         results.append({"row": name, "modules": cfg.enabled_modules(), "runs": runs})
     total = time.perf_counter() - started
 
-    tious = list(results[0]["runs"][0]["mAP"]) if results else []
     print(f"\nSynthetic set: seed {args.data_seed}, {args.train_videos} train / {args.test_videos} test "
           f"videos, 5 classes, 2 x 64-d; {args.iterations} iterations, preset 'synthetic'"
           f"{', ' + ' '.join(args.overrides) if args.overrides else ''}; training seeds {seeds}; "
           f"{total:.0f} s in all\n")
-    head = "| configuration | " + " | ".join(f"mAP@{t}" for t in tious) + " | avg 0.1:0.7 |"
-    print(head)
-    print("|" + "---|" * (len(tious) + 2))
-    for r in results:
-        cells = []
-        for t in tious:
-            vals = [100 * run["mAP"][t] for run in r["runs"]]
-            cells.append(f"{statistics.mean(vals):.1f}")
-        avg = [100 * run["average_mAP"] for run in r["runs"]]
-        sd = f" ± {statistics.stdev(avg):.1f}" if len(avg) > 1 else ""
-        print(f"| {r['row']} | " + " | ".join(cells) + f" | **{statistics.mean(avg):.1f}**{sd} |")
+    print_tables(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "seconds": total, "results": results},
                                               indent=1))

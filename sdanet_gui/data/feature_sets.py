@@ -404,6 +404,8 @@ def choose_subsets(present: set[str], train: str | None, test: str | None, info:
                 break
         else:
             picks.append(None)
+    if None not in picks:          # both named (explicitly or by the data): no guessing, no warning
+        return picks[0], picks[1]
     fallback = None
     if preset_subsets and set(preset_subsets) <= present:
         fallback = tuple(preset_subsets)
@@ -411,9 +413,15 @@ def choose_subsets(present: set[str], train: str | None, test: str | None, info:
         fallback = next((pair for pair in KNOWN_SPLITS if set(pair) <= present), None)
     if fallback is None and len(present) == 1:
         only = next(iter(present))
-        log.warning("%s: only subset %r; it is used for both training and testing", source, only)
+        # Warn only about what was guessed: a role that was named keeps its name silently.
+        guessed = [role for role, pick in zip(("training", "testing"), picks) if pick is None]
+        if len(guessed) == 2:
+            log.warning("%s: only subset %r; it is used for both training and testing", source, only)
+        else:
+            log.warning("%s: no %s subset named; using the only subset %r for %s too",
+                        source, guessed[0], only, guessed[0])
         fallback = (only, only)
-    if fallback is None and None in picks:
+    if fallback is None:
         raise fail(source, "", f"cannot tell which subsets train and test (found: {found}); "
                                "name them (train/test subset)")
     return (picks[0] or fallback[0], picks[1] or fallback[1])

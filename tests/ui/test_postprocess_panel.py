@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -51,19 +52,32 @@ def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, windo
     monkeypatch.setattr("sdanet_gui.sdanet.predict.score_features", _no_network)
     monkeypatch.setattr("sdanet_gui.sdanet.predict.load_model", _no_network)
 
-    # one attention threshold at 0.55 (slider Home = 0.00, then up 55 steps), inside this
-    # untrained model's attention range (about 0.49..0.59): fewer proposals, but some
+    # one attention threshold at this untrained model's median attention on the video (slider
+    # Home = 0.00, then up one 0.01 step at a time): fewer proposals than 20 thresholds, but some
+    level = int(round(float(np.median(np.asarray(result.attention))) * 100))
     press(qtbot, panel.attention_steps, K.Key_Home)
     press(qtbot, panel.attention_min, K.Key_Home)
-    press(qtbot, panel.attention_min, K.Key_Up, 55)
+    press(qtbot, panel.attention_min, K.Key_Up, level)
     press(qtbot, panel.attention_max, K.Key_Home)
-    press(qtbot, panel.attention_max, K.Key_Up, 55)
-    assert panel.params().attention_thresholds == [pytest.approx(0.55)]
+    press(qtbot, panel.attention_max, K.Key_Up, level)
+    assert panel.params().attention_thresholds == [pytest.approx(level / 100)]
     after_attention = project.predicted_segments(vid, version)
-    assert 0 < len(after_attention) < len(before)
+    # exactly what localization of the cached scores with the new values gives (plus the row
+    # the accepted segment came from, which regeneration keeps), and not what was there before
+    from sdanet_gui.sdanet.localization import localize_video
+
+    expected = {(seg.label, *project.seconds_to_frames(vid, seg.start, seg.end))
+                for seg in localize_video(result.cas, result.attention, result.spec, result.classes,
+                                          panel.params())}
+    source = accepted[0].source_prediction_id
+    got = {(p.label, p.start_frame, p.end_frame) for p in after_attention if p.id != source}
+    assert after_attention and got == {e for e in expected if e[2] > e[1]}
+    assert got != {(p.label, p.start_frame, p.end_frame) for p in before if p.id != source}
     assert len(project.predicted_segments(vid)) == len(after_attention)  # replaced, not added
     drawn = sum(int((lane.kinds == 0).sum()) for lane in window.review.timeline.lanes)
-    assert drawn <= len(after_attention) and window.segment_table.rowCount() <= len(after_attention)
+    humans = len(project.segments(vid))
+    assert drawn <= len(after_attention)
+    assert window.segment_table.rowCount() <= len(after_attention) + humans
 
     assert [s.id for s in project.segments(vid) if s.provenance == "accepted-prediction"] == [accepted[0].id]
     # undoing the accept still removes the human segment (its source prediction was replaced)
@@ -78,7 +92,12 @@ def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, windo
     press(qtbot, panel.class_threshold, K.Key_End)
     assert panel.params().class_threshold == pytest.approx(1.0)
     strict = project.predicted_segments(vid, version)
-    assert len({p.label for p in strict}) == 1 and len(strict) < len(wide)
+    strict_expected = {(seg.label, *project.seconds_to_frames(vid, seg.start, seg.end))
+                       for seg in localize_video(result.cas, result.attention, result.spec,
+                                                 result.classes, panel.params())}
+    assert {(p.label, p.start_frame, p.end_frame) for p in strict} == {
+        e for e in strict_expected if e[2] > e[1]}
+    assert len({p.label for p in strict}) == 1 and len(strict) <= len(wide)
     # only the shown video changed; the values are in the project's settings
     assert {n: len(project.predicted_segments(n)) for n in other} == other
     saved = project.get_setting("postprocess")
