@@ -6,7 +6,10 @@ Runs on the sample videos (../shared/data/videos) and on a 1080p H.264 video wit
 keyframe interval that it generates with PyAV (libx264 when the bundled FFmpeg has it; the codec
 used is printed). Targets (DESIGN.md):
   scrub   requests within 2 s of the last shown frame, FrameServer.show(i) -> frame in hand (at
-          once on a cache hit, else when on_frame delivers it), 30 ms between requests, p95 < 50 ms
+          once on a cache hit, else when on_frame delivers it), 30 ms between requests, p95 < 50 ms.
+          The server is told the player's display size (--display, default 640x360 = the player's
+          FrameView size hint), as the player does: larger videos are served at that size;
+          --display full serves full-size frames (no display size, the old behaviour)
   seek    random seek-to-RGB-frame p95 <= 1.2x the physical limit measured in the same run:
           a bare PyAV seek to the preceding keyframe + decode to the frame + RGB conversion
   seq     sequential decode fps >= 0.9x raw decord (vr.next() in a loop)
@@ -79,7 +82,7 @@ def make_1080p(path: Path, seconds: float, fps: int = 25) -> str:
 
 
 # --- scrubbing --------------------------------------------------------------------------------
-def bench_scrub(path: Path, n: int, think_s: float = 0.03) -> dict:
+def bench_scrub(path: Path, n: int, think_s: float = 0.03, display=None) -> dict:
     from sdanet_gui.media.frame_server import FrameServer
     from sdanet_gui.media.reader import open_video
 
@@ -93,7 +96,7 @@ def bench_scrub(path: Path, n: int, think_s: float = 0.03) -> dict:
 
     lat, hits = [], 0
     rng = random.Random(1)
-    with open_video(path) as reader, FrameServer(reader, on_frame) as server:
+    with open_video(path) as reader, FrameServer(reader, on_frame, display_size=display) as server:
         window = max(1, int(round(2.0 * reader.average_fps)))
         shown = reader.frame_count // 2
         server.request(shown)
@@ -113,7 +116,9 @@ def bench_scrub(path: Path, n: int, think_s: float = 0.03) -> dict:
                 lat.append(got[target] - t0)
             shown = target
         backend = reader.backend
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "hit": hits / n, "backend": backend}
+        size = server.display_size or (reader.width, reader.height)
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "hit": hits / n, "backend": backend,
+            "size": f"{size[0]}x{size[1]}", "max": pct(lat, 100)}
 
 
 # --- random seek vs the physical limit ------------------------------------------------------------
@@ -277,6 +282,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeks", type=int, default=None, help="random seeks for the memory figure")
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                     help="run only these sections")
+    ap.add_argument("--display", nargs="+", default=["640x360"],
+                    help="scrub: the player's display size(s) WxH, or 'full', each measured in "
+                         "turn in this run (default 640x360)")
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -295,13 +303,14 @@ def main(argv=None) -> int:
     print(f"machine: {os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")
     tmp = Path(tempfile.mkdtemp(prefix="sdanet-media-bench-"))
     try:
-        _run_sections(args.only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp)
+        displays = [None if d == "full" else tuple(int(v) for v in d.split("x")) for d in args.display]
+        _run_sections(args.only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp, displays)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
-def _run_sections(only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp: Path) -> None:
+def _run_sections(only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp: Path, displays=(None,)) -> None:
     import torch
 
     hd = tmp / "bench_1080p_gop2s.mp4"
@@ -316,13 +325,16 @@ def _run_sections(only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp: Path) 
     samples = [p for p in samples if p.exists()]
     videos = [hd] + samples
 
-    if "scrub" in only:
-        print("\n== scrubbing: requests within 2 s of the last shown frame (target p95 < 50 ms)")
+    for display in displays if "scrub" in only else ():
+        box = "full size" if display is None else f"display {display[0]}x{display[1]}"
+        print(f"\n== scrubbing: requests within 2 s of the last shown frame, {box} "
+              f"(target p95 < 50 ms)")
         for p in videos:
-            r = bench_scrub(p, n_scrub)
+            r = bench_scrub(p, n_scrub, display=display)
             flag = "OK" if r["p95"] < 50 else "MISS"
-            print(f"  {p.name:40s} [{r['backend']:6s}] p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
-                  f"cache hits {r['hit'] * 100:4.0f}%  {flag}")
+            print(f"  {p.name:40s} [{r['backend']:6s}] {r['size']:>9s} p50 {r['p50']:7.1f} ms  "
+                  f"p95 {r['p95']:7.1f} ms  max {r['max']:7.1f} ms  cache hits {r['hit'] * 100:4.0f}%  "
+                  f"{flag}  (load {os.getloadavg()[0]:.1f})")
 
     if "seek" in only:
         print("\n== random seek to RGB frame vs bare PyAV keyframe+decode (target p95 ratio <= 1.2)")

@@ -52,12 +52,13 @@ class DecordBackend:
         else:
             self._vr.seek_accurate(index)
 
-    def decode(self, index: int) -> np.ndarray:
-        """RGB uint8 [H, W, 3] of frame `index`, rotation applied."""
+    def decode(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """RGB uint8 [H, W, 3] of frame `index`, rotation applied; written into `out` (a C-contiguous
+        uint8 array of that shape, e.g. a recycled cache buffer) when given."""
         index = int(index)
         try:
             self._goto(index)
-            frame = self._vr.next().asnumpy()
+            frame = _to_numpy(self._vr.next(), out)
         except Exception as exc:  # noqa: BLE001 - decord raises its own error types
             self._next = None                   # position unknown: seek next time
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
@@ -74,3 +75,21 @@ class DecordBackend:
 
     def close(self) -> None:
         self._vr = None
+
+
+def _to_numpy(nd, out: np.ndarray | None) -> np.ndarray:
+    """decord NDArray -> numpy, copied straight into `out` when it fits (what decord's own
+    `asnumpy` does into a fresh array), so a recycled buffer takes the frame without a second copy."""
+    if out is None or out.shape != tuple(nd.shape) or out.dtype != np.uint8 or \
+            not out.flags.c_contiguous or not out.flags.writeable:
+        return nd.asnumpy()
+    try:
+        import ctypes
+
+        from decord._ffi.base import _LIB, check_call
+    except ImportError:                       # another decord layout: the plain copy
+        np.copyto(out, nd.asnumpy())
+        return out
+    check_call(_LIB.DECORDArrayCopyToBytes(nd.handle, out.ctypes.data_as(ctypes.c_void_p),
+                                           ctypes.c_size_t(out.nbytes)))
+    return out

@@ -5,7 +5,8 @@ then tries decord and falls back to PyAV when decord cannot open the file or dis
 probe. Every frame is returned as RGB uint8 [H, W, 3] with the display rotation applied, and
 kept in a byte-bounded LRU cache. One decode runs at a time (a lock), so the frame server's
 reader thread and the UI thread may both call in; the UI should only call `cached()`, which
-never decodes.
+never decodes. decord decodes into the buffer of the last evicted frame when nobody holds it any
+more (frame_cache.py says why: memory stays within the cache bound).
 
 This module never imports Qt and never shows a frame the probe did not vouch for.
 """
@@ -94,6 +95,11 @@ class VideoReader:
     def frame_bytes(self) -> int:
         return self.width * self.height * 3
 
+    @property
+    def keyframe_indices(self) -> np.ndarray:
+        """int [K] ascending frame indices of the keyframes (where seeks start decoding)."""
+        return self._key_index
+
     def keyframe_before(self, index: int) -> int:
         """Index of the keyframe at or before frame `index` (where a seek to it starts decoding)."""
         at = int(np.searchsorted(self._key_index, int(index), side="right")) - 1
@@ -127,7 +133,9 @@ class VideoReader:
     def _decode(self, i: int) -> np.ndarray:
         if self._decoder is None:
             raise UserError(f"{self.path}: the video was closed", path=self.path)
-        arr = self._decoder.decode(i)
+        out = self.cache.take_buffer((self.height, self.width, 3)) if self._decoder.name == "decord" \
+            else None
+        arr = self._decoder.decode(i) if out is None else self._decoder.decode(i, out=out)
         self.decoded_frames += 1
         return arr
 

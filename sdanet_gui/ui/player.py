@@ -6,6 +6,11 @@ re-emits that as a Qt signal over a queued connection, so frames arrive in the U
 events and the UI never waits on a decode. The UI thread only asks (`request`, non-blocking) and
 paints what arrives (`cached` is used for an instant hit).
 
+Display size: the controller tells the FrameServer how many device pixels the view has, so a
+video larger than the view is decoded straight to the size it is shown at (cheaper, and many
+more frames fit the cache for scrubbing); `show` (not just `cached`) keeps the server's
+read-ahead centred on the frame on screen.
+
 Playback: the position is `anchor_seconds + (monotonic_now - anchor_time) * speed`, evaluated on
 each timer tick and converted to a frame with the video's FrameClock. Ticks can be late or
 missed; the position cannot drift, because it is never accumulated tick by tick.
@@ -15,6 +20,7 @@ This module never decodes and never owns project data.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -39,7 +45,11 @@ def image_from_rgb(frame: np.ndarray) -> QImage:
 
 
 class FrameView(QWidget):
-    """Paints the current frame scaled to fit, aspect ratio kept, black bars around it."""
+    """Paints the current frame scaled to fit, aspect ratio kept, black bars around it.
+
+    Signal: size_changed(width, height) in device pixels, whenever the widget is resized."""
+
+    size_changed = Signal(int, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -79,6 +89,15 @@ class FrameView(QWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(640, 360)
+
+    def device_size(self) -> tuple[int, int]:
+        """The widget's size in device pixels (what a frame needs to look sharp)."""
+        dpr = self.devicePixelRatioF()
+        return math.ceil(self.width() * dpr), math.ceil(self.height() * dpr)
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self.size_changed.emit(*self.device_size())
 
     def paintEvent(self, event):  # noqa: N802
         p = QPainter(self)
@@ -139,6 +158,7 @@ class PlayerController(QObject):
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(tick_ms)
         self.timer.timeout.connect(self._tick)
+        view.size_changed.connect(self._on_view_resized)
 
     # --- open / close -------------------------------------------------------------------------
     def set_reader(self, reader) -> None:
@@ -148,7 +168,8 @@ class PlayerController(QObject):
         self.close()
         self.reader = reader
         self.clock = reader.clock
-        self.server = FrameServer(reader, self.bridge.on_frame, on_error=self.bridge.on_error)
+        self.server = FrameServer(reader, self.bridge.on_frame, on_error=self.bridge.on_error,
+                                  display_size=self.view.device_size())
         self.position = 0
         self._requested = None
         self.seek_frame(0)
@@ -207,14 +228,22 @@ class PlayerController(QObject):
     def _go(self, index: int) -> None:
         changed = index != self.position
         self.position = index
-        frame = self.server.cached(index) if self.server is not None else None
-        if frame is not None:
-            self._show(index, frame)
-        elif index != self._requested:
-            self._requested = index
-            self.server.request(index)
+        if self.server is not None:
+            ask = index != self._requested
+            frame = self.server.show(index, request=ask)   # a hit also drops an older request
+            if frame is not None:
+                self._requested = None
+                self._show(index, frame)
+            elif ask:
+                self._requested = index
         if changed:
             self.position_changed.emit(index)
+
+    @Slot(int, int)
+    def _on_view_resized(self, width: int, height: int) -> None:
+        if self.server is not None and self.server.set_display_size(width, height):
+            self._requested = self.position          # the frame on screen, at the new size
+            self.server.request(self.position)
 
     # --- playback -----------------------------------------------------------------------------------
     def play(self) -> None:
