@@ -659,6 +659,33 @@ class Project:
     def model_versions(self) -> list[ModelVersion]:
         return [self.model_version(r[0]) for r in self._query("SELECT id FROM model_versions ORDER BY id")]
 
+    ACTIVE_MODEL_KEY = "active_model_version"
+
+    def active_model_version(self) -> ModelVersion | None:
+        """The model version in use: the setting "active_model_version", else the newest; None
+        when the project has none (a setting naming a deleted version falls back too)."""
+        mid = self.get_setting(self.ACTIVE_MODEL_KEY)
+        if mid is not None and self._query("SELECT 1 FROM model_versions WHERE id = ?", (int(mid),)):
+            return self.model_version(int(mid))
+        rows = self._query("SELECT MAX(id) FROM model_versions")
+        return self.model_version(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def set_active_model_version(self, mid: int | None) -> None:
+        """Make version `mid` the active one (None: back to "the newest")."""
+        if mid is None:
+            with self.transaction() as c:
+                c.execute("DELETE FROM settings WHERE key = ?", (self.ACTIVE_MODEL_KEY,))
+            return
+        self.model_version(int(mid))  # UserError when unknown
+        self.set_setting(self.ACTIVE_MODEL_KEY, int(mid))
+
+    def model_checkpoint(self, mv: ModelVersion) -> Path | None:
+        """Absolute path of a model version's checkpoint (stored relative when inside the folder)."""
+        if not mv.checkpoint:
+            return None
+        p = Path(mv.checkpoint)
+        return p if p.is_absolute() else self.folder / p
+
     def add_predictions(self, model_version_id: int, video: int | str,
                         rows: Iterable[tuple[str, int, int, float]], *, replace: bool = False) -> int:
         """Store predicted segments (label, start_frame, end_frame, score); return how many.

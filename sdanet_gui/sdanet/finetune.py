@@ -4,14 +4,15 @@ Why it exists: the GUI's one-click fine-tuning and its headless twin must train 
 same signal, split off the same held-out videos and report the same before/after figures, so
 that the same seed on the same material gives the same checkpoint. Both call this module.
 
-What it does (`finetune_feature_set`):
+What it does (`finetune_videos`, the one core; `finetune_feature_set` is the `--subset` entry,
+`project/finetune_job.run_job` the project's):
   - starts from a base checkpoint; refuses data whose classes or feature dims differ from it
     (the checkpoint module's message, naming the checkpoint file);
-  - treats the annotated segments of one subset as fully reviewed corrections: inside a
-    segment of class c the snippet target is c+1, every other snippet of those videos is
-    reviewed background (0). `snippet_targets_from_segments` is the one place that turns
-    seconds-based segments and reviewed spans into snippet targets (unreviewed snippets are
-    -1 = unknown, never background); the GUI feeds it the project's reviewed spans;
+  - turns segments, reviewed spans and ambiguous spans into snippet targets: inside a segment
+    of class c the snippet target is c+1, other snippets inside a reviewed span are background
+    (0), everything else (unreviewed, ambiguous) is -1 = unknown, never background.
+    `snippet_targets_from_segments` is the one place that does this. `--subset` treats every
+    video of the subset as reviewed whole; the project path passes the manifest's spans;
   - holds out a seeded share of the annotated videos (at least one, default 20 %) that is never
     trained on, and measures the detection average mAP there before and after;
   - trains with the weak video-level losses of the checkpoint's own config plus the snippet
@@ -43,7 +44,8 @@ _EPS = 1e-6   # snippet units: tolerance for segment / span edges that sit on th
 def snippet_targets_from_segments(spec: FeatureSpec, num_snippets: int,
                                   segments: Sequence[tuple[str, float, float]],
                                   reviewed_spans_s: Sequence[tuple[float, float]],
-                                  classes: Sequence[str]) -> np.ndarray:
+                                  classes: Sequence[str],
+                                  ambiguous_s: Sequence[tuple[float, float]] = ()) -> np.ndarray:
     """Snippet targets long [num_snippets]: -1 unknown, 0 background, c+1 class c.
 
     segments: (label, start_s, end_s) human segments (confirmed / edited / added); a snippet
@@ -53,6 +55,8 @@ def snippet_targets_from_segments(spec: FeatureSpec, num_snippets: int,
     reviewed_spans_s: (start_s, end_s) spans the user has reviewed; a snippet outside every
     segment is background (0) only when its whole extent lies inside a reviewed span,
     otherwise it stays -1: unreviewed time is never treated as background.
+    ambiguous_s: (start_s, end_s) spans marked ambiguous (THUMOS 'Ambiguous'): a snippet that
+    overlaps one is never background (-1 instead of 0); a human segment there still labels.
     Labels not in `classes` raise UserError.
     """
     t = int(num_snippets)
@@ -65,6 +69,9 @@ def snippet_targets_from_segments(spec: FeatureSpec, num_snippets: int,
     for start, end in reviewed_spans_s:
         a, b = spec.seconds_to_snippet(float(start)), spec.seconds_to_snippet(float(end))
         reviewed |= (lo >= a - _EPS) & (lo + 1.0 <= b + _EPS)
+    for start, end in ambiguous_s:
+        a, b = spec.seconds_to_snippet(float(start)), spec.seconds_to_snippet(float(end))
+        reviewed &= ~((lo + 1.0 > a + _EPS) & (lo < b - _EPS))
     out = np.where(reviewed, 0, -1).astype(np.int64)
     label_of = np.full(t, -1, dtype=np.int64)    # class index per snippet, -2 = conflicting
     for label, start, end in segments:
@@ -99,6 +106,17 @@ def split_holdout(videos: Sequence[FeatureVideo], fraction: float, seed: int) ->
     return train, held
 
 
+
+def device_label(plan) -> str:
+    """'cpu' or 'cuda:0 (NVIDIA H100 80GB HBM3)': the device a run uses, for its messages."""
+    if plan.type != "cuda":
+        return plan.type
+    import torch
+
+    index = plan.device.index if plan.device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
 def finetune_feature_set(base_ckpt: str | Path, feature_set: FeatureSet, subset: str, *, steps: int,
                          out: str | Path | None, seed: int = 0, lr: float | None = None,
                          snippet_weight: float = 1.0, holdout: float = DEFAULT_HOLDOUT,
@@ -107,10 +125,47 @@ def finetune_feature_set(base_ckpt: str | Path, feature_set: FeatureSet, subset:
     """Fine-tune `base_ckpt` on the annotated videos of `subset` and return the TrainResult.
 
     Every video of the subset counts as fully reviewed: its segments are the corrections,
-    the rest is background. `result.metrics["finetune"]` = {"subset", "held_out": [names],
-    "train_videos": [names], "before": {...}, "after": {...}, "steps", "lr", "snippet_weight"}
-    where before/after are {"average_mAP", "mAP": {tiou: value}} on the held-out videos.
-    The checkpoint (written atomically to `out` when given) records the parent and these figures.
+    the rest is background (ambiguous spans excepted). `result.metrics["finetune"]` = {"subset",
+    "held_out": [names], "train_videos": [names], "before": {...}, "after": {...}, "steps",
+    "lr", "snippet_weight", ...} where before/after are {"average_mAP", "mAP": {tiou: value},
+    "per_class": {class: AP averaged over the tIoUs}} on the held-out videos. The checkpoint
+    (written atomically to `out` when given) records the parent and these figures.
+    """
+    videos = feature_set.by_subset(subset)
+    if not videos:
+        raise UserError(f"subset '{subset}' has no videos (subsets in the data: "
+                        f"{', '.join(feature_set.subsets()) or 'none'})", path=feature_set.source or None)
+    spec = feature_set.spec
+    reviewed = {v.name: [(0.0, float(spec.snippet_to_seconds(v.num_snippets)))] for v in videos}
+    return finetune_videos(base_ckpt, feature_set, videos, reviewed, steps=steps, out=out, seed=seed,
+                           lr=lr, snippet_weight=snippet_weight, holdout=holdout, progress=progress,
+                           cancel=cancel, device=device, info={"subset": subset})
+
+
+def finetune_videos(base_ckpt: str | Path, feature_set: FeatureSet, videos: Sequence[FeatureVideo],
+                    reviewed_spans_s: dict[str, Sequence[tuple[float, float]]], *, steps: int,
+                    out: str | Path | None, seed: int = 0, lr: float | None = None,
+                    snippet_weight: float = 1.0, holdout: float = DEFAULT_HOLDOUT,
+                    progress: Callable[[dict], None] | None = None, cancel=None,
+                    device: str | None = None, replay: Sequence[FeatureVideo] = (),
+                    info: dict | None = None, events: Callable[[dict], None] | None = None):
+    """THE fine-tuning core: `sdanet finetune --subset`, `--project` and the GUI all end here.
+
+    videos: the corrected videos (FeatureVideos of `feature_set`; their annotation segments are
+      the human segments, their `ambiguous` spans are never background);
+    reviewed_spans_s: {video name: [(start_s, end_s), ...]} where the absence of a segment means
+      background; everything else is unknown (-1);
+    replay: further videos of `feature_set` trained with their video-level labels only (no
+      snippet targets, never held out), against forgetting the base training set.
+    The corrected videos are taken in name order, so the held-out split and the batch stream
+    depend only on the material and `seed`, never on the order a caller listed them in.
+    events(dict): {"type": "started", "device", "amp", "steps", "train_videos", "held_out",
+      "replay_videos"} once the split and the device are known, then {"type": "eval", "phase":
+      "before"/"after", "average_mAP", "mAP", "per_class"} around training. `progress` gets the
+      trainer's step dicts; `cancel` is the trainer's StopFlag (Stop keeps the last weights,
+      Cancel raises `Cancelled` and writes nothing). `info` is merged into metrics["finetune"].
+    Returns the trainer's TrainResult; the checkpoint is written (atomically) to `out` only
+    after the "after" evaluation, and only when `out` is given.
     """
     import torch
 
@@ -119,18 +174,21 @@ def finetune_feature_set(base_ckpt: str | Path, feature_set: FeatureSet, subset:
     from .device import choose_device
     from .localization import PostProcessing
     from .network import SDANet
-    from .trainer import evaluate_model, train
+    from .trainer import StopFlag, evaluate_model, train
 
     if int(steps) < 1:
         raise UserError(f"steps must be at least 1, got {steps}")
+    emit = events or (lambda _msg: None)
+    cancel = cancel or StopFlag()
     state, meta = load_checkpoint(base_ckpt)
     where = f"the data ({feature_set.source or 'feature set'})"
     check_compatible(meta, feature_set.classes, feature_set.spec, path=base_ckpt, data=where)
-    videos = feature_set.by_subset(subset)
-    if not videos:
-        raise UserError(f"subset '{subset}' has no videos (subsets in the data: "
-                        f"{', '.join(feature_set.subsets()) or 'none'})", path=feature_set.source or None)
-    train_videos, held = split_holdout(videos, holdout, seed)
+    corrected = sorted(videos, key=lambda v: v.name)
+    replay = list(replay)
+    clash = {v.name for v in corrected} & {v.name for v in replay}
+    if clash:
+        raise ValueError(f"replay videos share names with corrected videos: {sorted(clash)[:3]}")
+    train_videos, held = split_holdout(corrected, holdout, seed)
 
     cfg = SDANetConfig.from_dict(meta.config, strict=False, source=f"{base_ckpt} (config)")
     overrides = [f"loss.snippet={float(snippet_weight)}"]
@@ -141,40 +199,52 @@ def finetune_feature_set(base_ckpt: str | Path, feature_set: FeatureSet, subset:
     spec = feature_set.spec
     targets = {}
     for v in train_videos:
-        whole = (0.0, spec.snippet_to_seconds(v.num_snippets))
         segs = [(s.label, s.start, s.end) for s in v.annotation.segments]
-        targets[v.name] = snippet_targets_from_segments(spec, v.num_snippets, segs, [whole],
-                                                        feature_set.classes)
+        targets[v.name] = snippet_targets_from_segments(
+            spec, v.num_snippets, segs, reviewed_spans_s.get(v.name, ()), feature_set.classes,
+            ambiguous_s=v.annotation.ambiguous)
 
-    # The trainer reads the training videos' labels from their annotations; the held-out ones
-    # are evaluated against theirs.
-    fs = replace(feature_set, train_subset=subset, test_subset=None)
+    # The trainer reads the training videos' labels from their annotations (in this order);
+    # the held-out ones are evaluated against theirs.
+    fs = replace(feature_set, videos=corrected + replay, test_subset=None)
     plan = choose_device(device)
     params = PostProcessing.from_config(cfg)
     tious = [float(t) for t in cfg.eval.tiou_thresholds]
+    trained = [v.name for v in train_videos if v.annotation.labels]
+    replayed = [v.name for v in replay if v.annotation.labels]
+    emit({"type": "started", "device": device_label(plan), "device_detail": plan.describe(),
+          "amp": plan.precision != "fp32",
+          "steps": int(steps), "train_videos": trained, "held_out": [v.name for v in held],
+          "replay_videos": len(replayed)})
+
+    def measure(model) -> dict:
+        with torch.no_grad():
+            m = evaluate_model(model, fs, held, params, tious, plan, per_class=True,
+                               cancel=lambda: cancel.cancel_requested)
+        if m["average_mAP"] is None or not math.isfinite(m["average_mAP"]):
+            m["average_mAP"] = None
+        return m
 
     base = SDANet(cfg, spec, len(feature_set.classes))
     base.load_state_dict(state)
     base.to(plan.device).eval()
-    with torch.no_grad():
-        before = evaluate_model(base, fs, held, params, tious, plan)
+    before = measure(base)
     del base
+    emit({"type": "eval", "phase": "before", **before})
 
     result = train(cfg, fs, out=None, iterations=int(steps), seed=seed, init_checkpoint=base_ckpt,
                    progress=progress, cancel=cancel, select_on="last", snippet_targets=targets,
-                   train_videos=[v.name for v in train_videos], final_test=False, device=device)
-    with torch.no_grad():
-        after = evaluate_model(result.model, fs, held, params, tious, plan)
-    trained = [v.name for v in train_videos if v.annotation.labels]
+                   train_videos=[v.name for v in train_videos] + [v.name for v in replay],
+                   final_test=False, device=device)
+    after = measure(result.model)
+    emit({"type": "eval", "phase": "after", **after})
     result.meta.metrics["finetune"] = {
-        "subset": subset, "held_out": [v.name for v in held], "train_videos": trained,
+        **(info or {}), "held_out": [v.name for v in held], "train_videos": trained,
         "skipped_without_segments": [v.name for v in train_videos if not v.annotation.labels],
-        "before": before, "after": after, "steps": int(steps), "lr": float(cfg.train.lr),
+        "replay_videos": len(replayed),
+        "before": before, "after": after, "steps": int(steps), "steps_done": result.steps_done,
+        "stopped": result.stopped, "lr": float(cfg.train.lr), "seed": int(seed),
         "snippet_weight": float(snippet_weight), "holdout_fraction": float(holdout)}
-    for key in ("before", "after"):
-        m = result.meta.metrics["finetune"][key]["average_mAP"]
-        if m is None or not math.isfinite(m):
-            result.meta.metrics["finetune"][key]["average_mAP"] = None
     if out is not None:
         state_out = {k: v.detach().to("cpu") for k, v in result.model.state_dict().items()}
         save_checkpoint(out, state_out, result.meta)

@@ -14,7 +14,9 @@ Protocol:
   and the result name ("selection": "test"). `select_on="last"` keeps the final weights.
 - Training videos without any labelled action are left out (the top-k MIL loss needs a video
   label); all features of the training videos are held in memory, as the family does.
-- A non-finite loss raises `TrainingDiverged` (a UserError) before any checkpoint is written.
+- A non-finite loss, or non-finite attention / class activations of the network (checked
+  before the losses see them), raises `TrainingDiverged` (a UserError naming the step) before
+  any checkpoint is written.
 - `StopFlag.request_stop()` ends training after the current step and keeps the best weights so
   far (written to `out`); `request_cancel()` raises `Cancelled` and writes nothing.
 
@@ -234,19 +236,28 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
         batch = {k: v.to(plan.device, non_blocking=True) for k, v in batch.items()}
         with plan.autocast():
             output = net(batch["features"], batch["mask"])
-            losses = compute_losses(output, batch, loss_cfg)
-        loss = losses["total"]
-        finite = bool(torch.isfinite(loss.detach().float()).item())
+            # Diverged weights give NaN outputs; the losses must not see them (the attention
+            # BCE refuses values outside [0, 1], on CUDA with a fatal device-side assert).
+            outputs_finite = _outputs_finite(output, batch["mask"])
+            losses = compute_losses(output, batch, loss_cfg) if outputs_finite else None
+        loss = losses["total"] if losses is not None else torch.tensor(float("nan"))
+        finite = outputs_finite and bool(torch.isfinite(loss.detach().float()).item())
         bad, stop_req, cancel_req = dist_util.any_rank(
             [not finite, cancel.stop_requested, cancel.cancel_requested], ctx, plan.device)
         if bad:
-            terms = [k for k, v in losses.items() if k != "total" and not bool(torch.isfinite(v.detach()).all())]
+            if not outputs_finite:
+                what = "the network's outputs became NaN/inf"
+            elif finite:
+                what = "the loss became NaN/inf in another process"
+            else:
+                terms = [k for k, v in losses.items()
+                         if k != "total" and not bool(torch.isfinite(v.detach()).all())]
+                what = (f"the loss became {float(loss.detach().float().item())}"
+                        f"{' in ' + ', '.join(terms) if terms else ''}")
             raise TrainingDiverged(
-                f"training diverged at step {step}: the loss became "
-                f"{float(loss.detach().float().item()) if not finite else 'NaN/inf in another process'}"
-                f"{' in ' + ', '.join(terms) if terms else ''}; nothing was written"
+                f"training diverged at step {step}: {what}; nothing was written"
                 f"{' to ' + str(out) if out else ''} (check that the features are normalised, or "
-                f"lower the learning rate, e.g. --set train.lr={cfg.train.lr / 10:g})")
+                f"lower the learning rate train.lr, now {cfg.train.lr:g}, e.g. to {cfg.train.lr / 10:g})")
         if cancel_req:
             raise Cancelled("training cancelled; nothing was written")
         opt.zero_grad(set_to_none=True)
@@ -347,9 +358,20 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
                        final_weights_hash=final_hash)
 
 
+def _outputs_finite(output, mask) -> bool:
+    """True when the attention and class activations of the valid snippets are all finite."""
+    import torch
+
+    parts = [output.cas[mask], output.attention[mask],
+             *(a[mask] for a in output.modality_attention.values())]
+    return bool(torch.stack([torch.isfinite(p.detach()).all() for p in parts]).all().item())
+
+
 def evaluate_model(model, feature_set: FeatureSet, videos: Sequence[FeatureVideo], params,
-                   tious: Sequence[float], plan=None, cancel=None) -> dict:
-    """Detection mAP of `model` on annotated `videos`: {"average_mAP", "mAP": {"0.10": ...}}."""
+                   tious: Sequence[float], plan=None, cancel=None, per_class: bool = False) -> dict:
+    """Detection mAP of `model` on annotated `videos`: {"average_mAP", "mAP": {"0.10": ...}};
+    with `per_class` also "per_class": {class: AP averaged over `tious`} (classes with ground
+    truth among `videos` only)."""
     from .evaluation import detection_map
     from .predict import predict_videos
 
@@ -359,5 +381,8 @@ def evaluate_model(model, feature_set: FeatureSet, videos: Sequence[FeatureVideo
     gt.videos = {v.name: v.annotation for v in videos}
     res = detection_map(gt, preds, list(tious), classes=list(feature_set.classes))
     maps = [float(x) for x in np.asarray(res.map).reshape(-1)]
-    return {"average_mAP": float(res.average_map),
-            "mAP": {f"{t:.2f}": m for t, m in zip(tious, maps)}}
+    out = {"average_mAP": float(res.average_map),
+           "mAP": {f"{t:.2f}": m for t, m in zip(tious, maps)}}
+    if per_class:
+        out["per_class"] = {c: row["average"] for c, row in res.per_class.items()}
+    return out

@@ -5,14 +5,12 @@ corrected videos of a shifted domain lift mAP on OTHER videos of that domain."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
+from sdanet_gui import cli
 from sdanet_gui.data.synthetic import make_synthetic, write_synthetic
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
@@ -103,57 +101,57 @@ def test_finetune_records_parent_and_held_out_figures_and_repeats_exactly(tmp_pa
 
 # --- the CLI ---------------------------------------------------------------------------------------
 
-def _sdanet(*args, timeout=180):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "SDANET_DEVICE": "cpu"}
-    return subprocess.run([sys.executable, "-m", "sdanet_gui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+def _main(capsys, *args) -> tuple[int, str, str]:
+    """`sdanet ARGS` in this process (test_cli_project.py runs the real `sdanet` executable)."""
+    code = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 1, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+def _one_line_error(result, *needles):
+    code, _, err = result
+    assert code == 1, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
     for n in needles:
         assert str(n) in lines[0], lines[0]
 
 
-def test_cli_finetunes_a_feature_folder_and_prints_before_and_after(tmp_path):
+def test_cli_finetunes_a_feature_folder_and_prints_before_and_after(tmp_path, capsys):
     base, first = _tiny_base(tmp_path)
     data = write_synthetic(tmp_path / "syn", num_classes=3, dim=8, train_videos=10, test_videos=2,
                            min_snippets=20, max_snippets=40, domain=1.0)
     out = tmp_path / "ft.pt"
-    proc = _sdanet("finetune", "--ckpt", base, "--data", data, "--subset", "train", "--steps", 3,
-                   "--seed", 2, "--out", out)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    text = proc.stdout
+    code, text, stderr = _main(capsys, "finetune", "--ckpt", base, "--data", data, "--subset", "train",
+                               "--steps", 3, "--seed", 2, "--out", out)
+    assert code == 0, stderr[-2000:]
     assert "held-out before" in text and "held-out after" in text and "8 trained on, 2 held out" in text
     _, meta = load_checkpoint(out)
     f = meta.metrics["finetune"]
     shown = [ln for ln in text.splitlines() if ln.startswith("held-out after")][0]
     assert f"{100 * f['after']['average_mAP']:.2f}" in shown
     assert meta.parent["weights"] == first.weights_hash[:16]
-    js = _sdanet("finetune", "--ckpt", base, "--data", data, "--subset", "test", "--steps", 1,
-                 "--out", tmp_path / "t.pt", "--json")
-    assert js.returncode == 0, js.stderr[-2000:]
-    res = json.loads(js.stdout)
+    code, stdout, stderr = _main(capsys, "finetune", "--ckpt", base, "--data", data, "--subset", "test",
+                                 "--steps", 1, "--out", tmp_path / "t.pt", "--json")
+    assert code == 0, stderr[-2000:]
+    res = json.loads(stdout)
     assert res["subset"] == "test" and len(res["held_out"]) == 1 and len(res["train_videos"]) == 1
 
 
-def test_cli_refuses_incompatible_checkpoint_and_unknown_subset_with_one_line(tmp_path):
+def test_cli_refuses_incompatible_checkpoint_and_unknown_subset_with_one_line(tmp_path, capsys):
     base4, _ = _tiny_base(tmp_path, num_classes=4)
     data = write_synthetic(tmp_path / "syn", num_classes=3, dim=8, train_videos=4, test_videos=1,
                            min_snippets=20, max_snippets=40)
     out = tmp_path / "ft.pt"
     out.write_bytes(b"previous")
-    proc = _sdanet("finetune", "--ckpt", base4, "--data", data, "--subset", "train", "--steps", 2,
-                   "--out", out)
-    _one_line_error(proc, base4.name, "4 classes", "has 3")
+    _one_line_error(_main(capsys, "finetune", "--ckpt", base4, "--data", data, "--subset", "train",
+                          "--steps", 2, "--out", out), base4.name, "4 classes", "has 3")
     assert out.read_bytes() == b"previous"
     base3, _ = _tiny_base(tmp_path, num_classes=3)
-    _one_line_error(_sdanet("finetune", "--ckpt", base3, "--data", data, "--subset", "nope",
-                            "--out", out), "subset 'nope'", "found: test, train")
-    _one_line_error(_sdanet("finetune", "--ckpt", tmp_path / "missing.pt", "--data", data,
-                            "--subset", "train", "--out", out), "missing.pt", "not found")
+    _one_line_error(_main(capsys, "finetune", "--ckpt", base3, "--data", data, "--subset", "nope",
+                          "--out", out), "subset 'nope'", "found: test, train")
+    _one_line_error(_main(capsys, "finetune", "--ckpt", tmp_path / "missing.pt", "--data", data,
+                          "--subset", "train", "--out", out), "missing.pt", "not found")
     assert out.read_bytes() == b"previous"
 
 

@@ -1,0 +1,114 @@
+"""`sdanet finetune --project DIR`: the headless twin of the GUI's Fine-tune, end to end (a real
+subprocess) and its refusals (in-process through `cli.main`, one line each, exit 1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from sdanet_gui import cli
+from sdanet_gui.project.store import Project
+from sdanet_gui.sdanet.checkpoint import load_checkpoint
+
+
+def _sdanet(*args, timeout=300):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SDANET_DEVICE": "cpu"}
+    return subprocess.run([sys.executable, "-m", "sdanet_gui.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _copy_project(world, dest):
+    shutil.copytree(world["project"], dest)
+    return dest
+
+
+def _main_one_line_error(capsys, argv, *needles):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 1, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert str(n) in lines[0], lines[0]
+    return lines[0]
+
+
+def test_cli_project_run_registers_a_new_active_version_with_its_parent(ft_world, tmp_path):
+    folder = _copy_project(ft_world, tmp_path / "proj")
+    with Project.open(folder) as p:
+        base_mv = p.add_model_version("base", checkpoint=ft_world["base"], metrics={})
+        p.add_model_version("imported", metrics={})          # newer, but not the active one
+        p.set_active_model_version(base_mv.id)
+    proc = _sdanet("finetune", "--project", folder, "--steps", 3, "--seed", 2, "--trust-imported")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+    assert "held-out before" in text and "held-out after" in text
+    assert "5 trained on, 1 held out" in text and "now active" in text
+    with Project.open(folder, read_only=True) as p:
+        active = p.active_model_version()
+        assert active.id not in (base_mv.id,) and active.parent_id == base_mv.id
+        ckpt = p.model_checkpoint(active)
+        assert ckpt.parent == p.checkpoints_dir and ckpt.is_file()
+        assert not os.path.isabs(active.checkpoint)               # stored inside the project
+        f = active.metrics
+    _, meta = load_checkpoint(ckpt)
+    assert meta.metrics["finetune"]["after"] == f["after"] and meta.parent["path"] == str(ft_world["base"])
+    shown = [ln for ln in text.splitlines() if ln.startswith("held-out after")][0]
+    assert f"{100 * f['after']['average_mAP']:.2f}" in shown
+    assert (folder / "cache" / "manifests" / f"{ckpt.stem}.json").is_file()
+
+
+def test_cli_project_without_a_model_version_is_refused(ft_world, tmp_path, capsys):
+    folder = _copy_project(ft_world, tmp_path / "proj")
+    _main_one_line_error(capsys, ["finetune", "--project", str(folder), "--trust-imported"],
+                         str(folder), "no model version", "--ckpt")
+    with Project.open(folder, read_only=True) as p:
+        assert p.model_versions() == [] and list(p.checkpoints_dir.iterdir()) == []
+
+
+def test_cli_project_with_missing_features_names_the_file_and_registers_nothing(ft_world, tmp_path, capsys):
+    folder = _copy_project(ft_world, tmp_path / "proj")
+    gone = tmp_path / "moved" / "syn_train_0003.h5"
+    with Project.open(folder) as p:
+        mv = p.add_model_version("base", checkpoint=ft_world["base"])
+        p.set_video_fields("syn_train_0003", feature_ref=str(gone))
+    _main_one_line_error(capsys, ["finetune", "--project", str(folder), "--steps", "2",
+                                  "--trust-imported"], str(gone), "not found", "previous model stays active")
+    with Project.open(folder, read_only=True) as p:
+        assert [m.id for m in p.model_versions()] == [mv.id] and p.active_model_version().id == mv.id
+        assert list(p.checkpoints_dir.iterdir()) == []
+
+
+def test_cli_project_honours_the_lock_of_a_project_open_elsewhere(ft_world, tmp_path, capsys):
+    folder = _copy_project(ft_world, tmp_path / "proj")
+    with Project.open(folder) as gui:               # as the GUI holds it
+        gui.add_model_version("base", checkpoint=ft_world["base"])
+        _main_one_line_error(capsys, ["finetune", "--project", str(folder), "--trust-imported"],
+                             str(folder), "in use by pid")
+        assert len(gui.model_versions()) == 1
+
+
+def test_cli_flag_combinations_are_checked(ft_world, capsys):
+    _main_one_line_error(capsys, ["finetune", "--ckpt", str(ft_world["base"])],
+                         "--data, --subset, --out are required without --project")
+    _main_one_line_error(capsys, ["finetune", "--project", str(ft_world["project"]), "--subset", "train"],
+                         "use one or the other")
+
+
+def test_the_active_model_version_falls_back_to_the_newest(tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        assert p.active_model_version() is None
+        a = p.add_model_version("a")
+        b = p.add_model_version("b", parent_id=a.id)
+        assert p.active_model_version().id == b.id
+        p.set_active_model_version(a.id)
+        assert p.active_model_version().id == a.id
+        p.set_active_model_version(None)
+        assert p.active_model_version().id == b.id
+        with pytest.raises(Exception, match="no model version 99"):
+            p.set_active_model_version(99)
+        assert p.active_model_version().id == b.id
