@@ -19,12 +19,22 @@ ReviewView as in the app, decoding in the FrameServer's reader thread) until the
 painted that frame; p50/p95 over --seeks clicks.
 Stall: while the sample video plays at 1x with the full 20 x 20,000 timeline under it, a 5 ms
 QTimer records the gaps between its firings: the longest gap is the longest UI-thread stall.
+Stall while scoring: the real MainWindow (SDANET_GUI_HOME in a temp folder) opens the sample
+video and plays it at 1x while the bundled demo checkpoint scores the bundled demo features, run
+after run (the first run includes importing torch and loading the model in the worker; the
+playing video's name is mapped to demo_1's features, so each run also stores its predictions and
+redraws the timeline's curves in the UI thread). A 5 ms QTimer records the gaps between its
+firings and the UI thread's CPU time within each gap; an idle phase of the same window (paused,
+no scoring) first gives the machine's own noise.
+Launch: launch-to-first-paint of `sdanet-gui` in fresh interpreters (benchmarks/startup.py's probe).
 Drift: a generated 30 fps video (OpenCV, 160x90) of --drift-seconds is played at 1x; at the end
 the player's position is compared with the monotonic time elapsed since Play (and the frame
 actually shown with the position).
 
     QT_QPA_PLATFORM=offscreen python benchmarks/ui.py [--steps 60] [--snippets 20000] [--classes 20]
-        [--seeks 40] [--video PATH] [--stall-seconds 8] [--drift-seconds 20]   (--drift-seconds 600 = 10 minutes)
+        [--seeks 40] [--video PATH] [--stall-seconds 8] [--scoring-seconds 10] [--launches 5]
+        [--drift-seconds 20]   (--drift-seconds 600 = the issue's 10 minutes)
+The machine's load average is printed next to every figure (wall times include waiting for a CPU).
 """
 
 from __future__ import annotations
@@ -246,6 +256,110 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
     return gaps, idle
 
 
+def load() -> str:
+    """The 1-minute load average and the CPU count, to print next to each figure."""
+    return f"[load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs]"
+
+
+def bench_launch(runs: int) -> list[float]:
+    """Launch-to-first-paint of the real entry point, seconds per fresh interpreter."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_startup_bench", os.path.join(os.path.dirname(__file__),
+                                                                               "startup.py"))
+    startup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(startup)
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    startup.launch_once(env)  # warm the OS file cache; not counted
+    return [startup.launch_once(env)[0] for _ in range(runs)]
+
+
+class GapProbe:
+    """A QTimer at `interval_ms`; records each gap between firings (ms) and the UI thread's CPU
+    time spent within it (ms): a long gap with little CPU is the OS or the GIL, with much CPU it
+    is work done in the UI thread."""
+
+    def __init__(self, interval_ms: int = 5):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: list[float] = []
+        self.cpu: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.reset()
+
+    def reset(self) -> None:
+        self.gaps, self.cpu = [], []
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+
+    def _tick(self) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        self.gaps.append((wall - self._wall) * 1000)
+        self.cpu.append((cpu - self._cpu) * 1000)
+        self._wall, self._cpu = wall, cpu
+
+    def worst(self) -> tuple[float, float]:
+        """(longest gap ms, UI-thread CPU ms within that gap)."""
+        i = int(np.argmax(self.gaps))
+        return self.gaps[i], self.cpu[i]
+
+
+MIN_SCORING_RUNS = 3
+
+
+def bench_scoring_stall(app, video: str, seconds: float) -> dict:
+    """Event-loop gaps while the main window plays `video` at 1x and the demo checkpoint scores the
+    demo features over and over in the ScoringWorker (see the module docstring)."""
+    import tempfile
+    from pathlib import Path
+
+    os.environ.setdefault("SDANET_GUI_HOME", tempfile.mkdtemp(prefix="sdanet-bench-home-"))
+    from sdanet_gui.bundled import model_files, resource_files
+    from sdanet_gui.ui.main_window import MainWindow
+
+    checkpoint = Path(str(model_files() / "demo.pt"))
+    feats = Path(str(resource_files() / "demo" / "features"))
+    w = MainWindow()
+    w.resize(1280, 800)
+    w.show()
+    w.open_paths([video])
+    process_until(app, lambda: w.review is not None and w.review.player.shown_frame == 0, 20)
+    name = w.project.video(w.current_video_id).name
+    features = {name: feats / "demo_1.h5", "demo_2": feats / "demo_2.h5", "demo_3": feats / "demo_3.h5"}
+    probe = GapProbe(5)
+    probe.timer.start()
+    process_until(app, lambda: False, min(3.0, seconds / 3))  # idle control: same window, paused
+    idle = (list(probe.gaps), list(probe.cpu))
+    runs = [0]
+
+    def again():
+        if time.monotonic() < end or runs[0] < MIN_SCORING_RUNS:
+            runs[0] += 1
+            w.score(checkpoint, features)
+
+    w.review.player.set_loop((0, w.review.player.frame_count))  # plays on for the whole phase
+    w.review.player.play()
+    probe.reset()
+    end = time.monotonic() + seconds
+    w.score(checkpoint, features)
+    runs[0] = 1
+    w._scoring.finished.connect(again)
+    first_done = [None]
+    w._scoring.finished.connect(lambda: first_done[0] is None and first_done.__setitem__(0, len(probe.gaps)))
+    process_until(app, lambda: time.monotonic() >= end and runs[0] >= MIN_SCORING_RUNS and not w._scoring.busy(),
+                  seconds + 120)
+    probe.timer.stop()
+    w.review.player.pause()
+    gaps, cpu = probe.gaps, probe.cpu
+    k = first_done[0] or len(gaps)
+    w.close()
+    return {"gaps": gaps, "cpu": cpu, "idle": idle, "runs": runs[0], "first_run_ticks": k,
+            "applied": name in w._applied}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
@@ -256,6 +370,8 @@ def main() -> int:
                                                     "data", "videos", "video_features__v_ZNVhz7ctTq0.mp4"))
     ap.add_argument("--drift-seconds", type=float, default=20.0)
     ap.add_argument("--stall-seconds", type=float, default=8.0)
+    ap.add_argument("--scoring-seconds", type=float, default=10.0)
+    ap.add_argument("--launches", type=int, default=5)
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -291,18 +407,38 @@ def main() -> int:
         ms = bench_seek(app, args.video, args.seeks)
         print(f"seek click -> frame painted on {os.path.basename(args.video)}: "
               f"p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, "
-              f"max {max(ms):.1f} ms over {len(ms)} random clicks")
+              f"max {max(ms):.1f} ms over {len(ms)} random clicks {load()}")
     if args.stall_seconds > 0 and os.path.exists(args.video):
         gaps, idle = bench_stall(app, args.video, args.stall_seconds, args.classes, args.snippets)
         print(f"UI stall while playing {os.path.basename(args.video)} at 1x with the "
               f"{args.classes}x{args.snippets} timeline: event-loop gap p99 "
               f"{np.percentile(gaps, 99):.1f} ms, max {max(gaps):.1f} ms (5 ms timer, "
               f"{len(gaps)} ticks; budget: no stall over 50 ms); same window idle: p99 "
-              f"{np.percentile(idle, 99):.1f} ms, max {max(idle):.1f} ms")
+              f"{np.percentile(idle, 99):.1f} ms, max {max(idle):.1f} ms {load()}")
+    if args.scoring_seconds > 0 and os.path.exists(args.video):
+        r = bench_scoring_stall(app, args.video, args.scoring_seconds)
+        gaps, cpu, k = np.asarray(r["gaps"]), np.asarray(r["cpu"]), r["first_run_ticks"]
+        i = int(np.argmax(gaps))
+        igaps = np.asarray(r["idle"][0])
+        print(f"UI stall while playing {os.path.basename(args.video)} at 1x in the main window and "
+              f"scoring the demo features ({r['runs']} scoring runs in {args.scoring_seconds:.0f} s, "
+              f"predictions stored: {r['applied']}): longest gap {gaps[i]:.1f} ms (UI-thread CPU in it "
+              f"{cpu[i]:.1f} ms), p99 {np.percentile(gaps, 99):.1f} ms; first run (torch import + "
+              f"model load) max {gaps[:k].max():.1f} ms, later runs max "
+              f"{(gaps[k:].max() if k < len(gaps) else float('nan')):.1f} ms, p99 "
+              f"{(np.percentile(gaps[k:], 99) if k < len(gaps) else float('nan')):.1f} ms; gaps over 50 ms: "
+              f"{int((gaps > 50).sum())} of {len(gaps)}; most UI-thread CPU in one gap "
+              f"{cpu.max():.1f} ms; same window idle: max {igaps.max():.1f} ms {load()}")
+    if args.launches > 0:
+        t = bench_launch(args.launches)
+        print(f"launch to first paint of the window: median {statistics.median(t) * 1000:.0f} ms "
+              f"(min {min(t) * 1000:.0f}, max {max(t) * 1000:.0f}, {len(t)} launches; budget 1500 ms) {load()}")
     if args.drift_seconds > 0:
+        print(f"playback drift: playing {args.drift_seconds:.0f} s ... {load()}", flush=True)
         elapsed, drift, lag = bench_drift(app, args.drift_seconds)
         print(f"playback drift after {elapsed:.1f} s at 1x (generated 30 fps video): position - "
-              f"elapsed = {drift * 1000:+.1f} ms; shown frame behind position by {lag * 1000:.0f} ms")
+              f"elapsed = {drift * 1000:+.1f} ms; shown frame behind position by {lag * 1000:.0f} ms "
+              f"{load()}")
     return 0
 
 

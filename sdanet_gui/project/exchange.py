@@ -50,6 +50,25 @@ class ImportReport:
     predictions: int = 0
     model_version_id: int | None = None
     located: list[str] = field(default_factory=list)
+    clipped: int = 0          # segments (or predictions) that end after the end of their video
+    clipped_outside: int = 0  # of those, how many start at or after its end (a one-frame stub)
+
+    def warning(self) -> str | None:
+        """What the user must be told about material that did not fit its video, or None.
+
+        Frames cannot lie outside a video, so such segments are cut at its last frame (the
+        file's seconds are kept: an export still gives back what was imported)."""
+        if not self.clipped:
+            return None
+        one = self.clipped == 1
+        what = "predicted segment" if self.model_version_id is not None else "segment"
+        text = (f"{self.clipped} {what}{'' if one else 's'} of {self.source} "
+                f"{'extends' if one else 'extend'} past the end of {'its' if one else 'their'} "
+                f"video and {'was' if one else 'were'} clipped to it")
+        if self.clipped_outside:
+            text += (f"; {self.clipped_outside} of them start{'s' if self.clipped_outside == 1 else ''} "
+                     f"after the end and {'is' if self.clipped_outside == 1 else 'are'} now one frame at its end")
+        return text
 
     def summary(self) -> str:
         parts = [f"{self.videos_added} new videos"]
@@ -63,6 +82,9 @@ class ImportReport:
                 parts.append(f"{self.skipped_duplicates} already in the project")
         if self.located:
             parts.append(f"{len(self.located)} video files located")
+        if self.clipped:
+            parts.append(f"{self.clipped} clipped at the end of their video"
+                         + (f" ({self.clipped_outside} start after it)" if self.clipped_outside else ""))
         return f"imported {self.source} ({self.format}): " + ", ".join(parts)
 
 
@@ -102,6 +124,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 rec = project.find_video(name) or _add_video(project, name, report)
                 if not segs:
                     continue
+                _count_clipped(project, rec.id, [s.start for s in segs], [s.end for s in segs], report)
                 starts, ends = project.frames_for_import(rec.id, [s.start for s in segs],
                                                          [s.end for s in segs])
                 rows = [(seg.label, s, e, 0.0 if seg.score is None else float(seg.score))
@@ -131,6 +154,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                     continue
                 have.add(key)
                 rows.append(key)
+            _count_clipped(project, rec.id, [r[1] for r in rows], [r[2] for r in rows], report)
             report.segments += len(project.add_imported_segments(rec.id, rows))
             have_amb = {(a[2], a[3]) for a in project.ambiguous(rec.id)}
             spans = [(float(a), float(b)) for a, b in va.ambiguous
@@ -139,6 +163,20 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
         _locate(project, probes, report)
         project.log_edit("import", "ImportAnnotations", report.summary(), [], [])
     return report
+
+
+def _count_clipped(project: Project, video_id: int, starts, ends, report: ImportReport) -> None:
+    """Count the spans (seconds) that reach past the end of a video of known extent: the store
+    cuts them at its last frame (Project.frames_for_import). Half a frame of slack: a file that
+    rounds its last end up by less than that is not clipped in any visible way."""
+    if not len(ends) or project.frame_limit(video_id) is None:
+        return
+    clock = project.clock(video_id)
+    slack = 0.5 * clock.duration / max(clock.frame_count, 1)
+    starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
+    past = ends > clock.duration + slack
+    report.clipped += int(np.count_nonzero(past))
+    report.clipped_outside += int(np.count_nonzero(past & (starts >= clock.duration - slack)))
 
 
 def _check_fixed(path: Path, labels, known) -> None:
@@ -202,6 +240,45 @@ def locate_video_file(project: Project, video: int | str, path: str | os.PathLik
     return project.locate_video(video, pr.path, fps=pr.fps, frame_count=pr.frame_count,
                                 duration=pr.duration, timestamps=pr.timestamps,
                                 fingerprint=pr.fingerprint)
+
+
+def attach_feature_file(project: Project, path: str | os.PathLike):
+    """Make a per-video feature file (data/feature_files.py) the features of the project video it
+    names (its `video_name`, else the file stem); a video of that name is added (provisional
+    clock, the file's duration) when the project has none. Returns (VideoRecord, added).
+
+    UserError when the file is not a per-video feature file, or when it records the fingerprint
+    of another file than the project's video (features of a different video must not be scored
+    against this one's segments)."""
+    import math
+
+    import h5py
+
+    from ..data.feature_files import FORMAT_NAME
+
+    path = Path(path).absolute()
+    try:
+        with h5py.File(path, "r") as h:
+            attrs = dict(h.attrs)
+            per_video = isinstance(h.get("features"), h5py.Dataset)
+    except OSError as exc:
+        raise UserError(f"{path}: not a readable HDF5 feature file ({exc})", path=path) from exc
+    if attrs.get("format") != FORMAT_NAME or not per_video:
+        raise UserError(f"{path}: not a per-video SDANet feature file (sdanet extract writes one "
+                        f"<video>.h5 per video)", path=path)
+    name = str(attrs.get("video_name") or path.stem)
+    fp = str(attrs.get("fingerprint") or "")
+    duration = float(attrs.get("duration_s", math.nan))
+    with project.transaction():
+        rec = project.find_video(name)
+        added = rec is None
+        if added:
+            rec = project.add_video(name, duration=duration if math.isfinite(duration) and duration > 0 else None)
+        elif fp and rec.fingerprint and fp != rec.fingerprint:
+            raise UserError(f"{path}: these features were extracted from another file than the "
+                            f"project's video {name!r} (fingerprints differ)", path=path)
+        project.set_video_fields(rec.id, feature_ref=str(path))
+    return project.video(rec.id), added
 
 
 def video_file_status(project: Project, video: int | str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QLineEdit,
                                QStyledItemDelegate, QTableWidget, QTableWidgetItem, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -44,8 +44,7 @@ class VideoList(QWidget):
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.itemActivated.connect(self._activated)
-        self.tree.itemDoubleClicked.connect(self._activated)
+        self.tree.itemActivated.connect(self._activated)  # double-click or Enter (once, not twice)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.filter)
@@ -64,7 +63,11 @@ class VideoList(QWidget):
                     font = QFont(item.font(0))
                     font.setItalic(True)
                     item.setFont(0, font)
-                    item.setForeground(0, QColor(150, 150, 150))
+                    item.setForeground(0, self.palette().color(self.palette().ColorGroup.Disabled,
+                                                              self.palette().ColorRole.Text))
+                    item.setIcon(0, self.style().standardIcon(self.style().StandardPixmap.SP_MessageBoxWarning))
+                    item.setToolTip(0, (f"File not found: {path}" if path else "No video file located yet")
+                                    + "\nDouble-click or right-click > Locate… to choose the file")
                 if v.id == current_id:
                     font = QFont(item.font(0))
                     font.setBold(True)
@@ -75,7 +78,8 @@ class VideoList(QWidget):
 
     @staticmethod
     def _texts(project, v):
-        pred = project.predicted_segments(v.id)
+        active = project.active_model_version()  # counts of the version whose predictions are shown
+        pred = project.predicted_segments(v.id, active.id if active is not None else None)
         human = project.segments(v.id)
         state = project.review_state(v.id)
         review = state.state if state.state != "partial" else f"to frame {state.reviewed_to}"

@@ -85,6 +85,11 @@ class EditController(QObject):
         self.mark_out: int | None = None
         self._rows: dict[int, int] = {}  # segment id -> lane row
         self.min_relative_score = DEFAULT_MIN_RELATIVE  # prediction_filter: what is shown
+        # model versions (set by the window): predictions shown are the active version's (None:
+        # every stored prediction); with show_previous, the previous version's in their sub-band
+        self.model_version_id: int | None = None
+        self.previous_version_id: int | None = None
+        self.show_previous = False
         timeline.segment_clicked.connect(self._on_clicked)
         timeline.segment_changed.connect(self._on_dragged)
         timeline.segment_drawn.connect(self._on_drawn)
@@ -117,7 +122,30 @@ class EditController(QObject):
         """The stored predictions of this video that pass the display filter (prediction_filter)."""
         if self.project is None or self.video_id is None:
             return []
-        return visible_predictions(self.project.predicted_segments(self.video_id), self.min_relative_score)
+        return visible_predictions(self._predictions(self.model_version_id), self.min_relative_score)
+
+    def _predictions(self, model_version_id: int | None) -> list:
+        """Stored predictions of this video by one model version (None: all versions)."""
+        return self.project.predicted_segments(self.video_id, model_version_id)
+
+    def _previous_rows(self) -> dict[int, tuple]:
+        """row -> (starts s, ends s, opacity 0..1) of the previous version's shown predictions."""
+        if not self.show_previous or self.previous_version_id is None:
+            return {}
+        predictions = self._predictions(self.previous_version_id)
+        best = class_best(predictions)
+        row_of = {c: i for i, c in enumerate(self.classes)}
+        out: dict[int, list] = {}
+        for p in visible_predictions(predictions, self.min_relative_score):
+            if p.label in row_of:
+                out.setdefault(row_of[p.label], []).append(
+                    (p.start_frame, p.end_frame, min(max(relative_score(p.score, best[p.label]), 0.0), 1.0)))
+        rows = {}
+        for r, items in out.items():
+            a = np.array(items, dtype=np.float64)
+            rows[r] = (self.clock.frame_to_seconds(a[:, 0].astype(np.int64)),
+                       self.clock.frame_to_seconds(a[:, 1].astype(np.int64)), a[:, 2])
+        return rows
 
     def set_prediction_filter(self, min_relative: float) -> None:
         """Show predictions scoring >= min_relative x their class's best (0: all); saved in the
@@ -145,7 +173,7 @@ class EditController(QObject):
             r = row_of[seg.label]
             per_row[r].append((seg.id, seg.start_frame, seg.end_frame, np.nan, KIND_CODE[seg.provenance]))
             self._rows[seg.id] = r
-        predictions = self.project.predicted_segments(self.video_id)
+        predictions = self._predictions(self.model_version_id)
         best = class_best(predictions)  # lane opacity: score relative to the class's best (0..1)
         for p in visible_predictions(predictions, self.min_relative_score):
             r = row_of[p.label]
@@ -162,6 +190,10 @@ class EditController(QObject):
                 lane.set_segments(ids, starts, ends, a[:, 3], a[:, 4].astype(np.int8))
             else:
                 lane.set_segments([], [], [])
+        previous = self._previous_rows()
+        shown = self.show_previous and self.previous_version_id is not None
+        for r in per_row:
+            self.timeline.lane(r).set_previous(*previous.get(r, ((), (), ())), shown=shown)
         if self.selected_id is not None and self.selected_id not in self._rows:
             self.selected_id = None
         self._show_selection()
@@ -388,3 +420,62 @@ class EditController(QObject):
             return
         which = "in" if self.mark_in is not None else "out"
         self.message.emit(f"Mark {which} at frame {self.player.position}")
+
+    # --- review: confirm what is in view, review state (each one command on the undo stack) -----
+    def predictions_in_view(self) -> list:
+        """The shown predictions lying entirely inside the timeline's visible x-range."""
+        if self.project is None:
+            return []
+        lo, hi = self.timeline.x_range()
+        first, last = self.frames_of(max(lo, 0.0), max(hi, 0.0))
+        return [p for p in self.visible_predictions() if p.start_frame >= first and p.end_frame <= last]
+
+    def confirm_all_in_view(self) -> None:
+        """Accept every shown prediction inside the visible x-range as ONE undoable command
+        (predictions already accepted are skipped by the command)."""
+        from ..project.commands import AcceptPredictions
+
+        preds = self.predictions_in_view()
+        if not preds:
+            self.message.emit("No predictions in view to confirm")
+            return
+        command = AcceptPredictions([p.id for p in preds])
+        if self.push(command):
+            n = len(command.changes)
+            self.message.emit(f"Confirmed {n} prediction(s) in view" if n
+                              else "The predictions in view were already confirmed")
+
+    def mark_reviewed_to_playhead(self) -> None:
+        """The video is reviewed up to and including the frame under the playhead ('partial')."""
+        from ..project.commands import SetReviewState
+
+        if self.project is None or self.video_id is None:
+            return
+        to = min(self.player.position + 1, max(self.player.frame_count, 1))
+        if self.push(SetReviewState(self.video_id, "partial", reviewed_to=to)):
+            self.message.emit(f"Reviewed up to frame {to - 1}")
+
+    def mark_done(self) -> None:
+        """The whole video is reviewed ('done')."""
+        from ..project.commands import SetReviewState
+
+        if self.project is None or self.video_id is None:
+            return
+        if self.push(SetReviewState(self.video_id, "done")):
+            self.message.emit("Video marked done")
+
+    def relabel_or_accept(self, class_index: int) -> None:
+        """Give the selection class `class_index`: a human segment is relabelled; a selected
+        prediction is accepted and relabelled in ONE undo step (a macro of the two commands)."""
+        if not 0 <= class_index < len(self.classes) or self.selected_id is None:
+            return
+        if self.selected_id > 0:
+            self.relabel(class_index)
+            return
+        self.undo_stack.beginMacro(f"Accept prediction {-self.selected_id} as {self.classes[class_index]}")
+        try:
+            self.confirm_selected()
+            if self.selected_id is not None and self.selected_id > 0:
+                self.relabel(class_index)
+        finally:
+            self.undo_stack.endMacro()

@@ -33,7 +33,8 @@ class Dropped:
 
 
 def classify_paths(paths) -> Dropped:
-    """Project folders, videos (folders searched recursively, video extensions only), the rest."""
+    """Project folders, videos (folders searched recursively, video extensions only), the rest
+    (files, and folders without videos)."""
     out = Dropped()
     for raw in paths:
         p = Path(raw)
@@ -42,8 +43,11 @@ def classify_paths(paths) -> Dropped:
         elif p.is_dir() and (p / PROJECT_MARKER).is_file():
             out.projects.append(p)
         elif p.is_dir():
-            out.videos.extend(sorted(f for f in p.rglob("*")
-                                     if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS))
+            videos = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+            if videos:
+                out.videos.extend(videos)
+            else:  # no videos: a folder of annotation files (THUMOS, ELAN, W-TALC) or features
+                out.other.append(p)
         elif p.suffix.lower() in VIDEO_EXTENSIONS:
             out.videos.append(p)
         else:

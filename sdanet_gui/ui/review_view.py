@@ -1,15 +1,18 @@
 """The review area of the main window: player on top, transport bar, timeline below, and the
 keyboard map a reviewer uses without touching the mouse.
 
-Keys (also listed in KEYMAP_HELP): Space play/pause; Left/Right or , . one frame; Shift+Left/Right
-1 s; Alt+Left/Right 10 s; Home/End; [ ] slower/faster (0.1x..4x); L loop the selected segment; Ctrl+G go to time; Tab /
-Shift+Tab next/previous segment; Ctrl+Left/Right nudge the selected boundary 1 frame,
-Ctrl+Shift+Left/Right 10 frames; S split at the playhead; M merge with the next; I / O mark in /
-out (adds a segment in the current lane); Del delete; 1..9 relabel; Enter confirm / accept;
-Ctrl+Z / Ctrl+Shift+Z undo / redo; F fit the timeline; + / - zoom the timeline.
+Default keys (the registry and the user's overrides live in keymap.py): Space play/pause;
+Left/Right or , . one frame; Shift+Left/Right 1 s; Alt+Left/Right 10 s; Home/End; [ ] slower/faster
+(0.1x..4x); L loop the selected segment; Ctrl+G go to time; Tab / Shift+Tab next/previous segment;
+Ctrl+Left/Right nudge the selected boundary 1 frame, Ctrl+Shift+Left/Right 10 frames; S split at
+the playhead; M merge with the next; I / O mark in / out (adds a segment in the current lane); Del
+delete; 1..9 relabel; P or Ctrl+K class palette; Enter confirm / accept; Shift+Enter confirm all
+predictions in view; N / Shift+N next / previous review item (review_queue); R reviewed up to the
+playhead; Ctrl+D video done; Ctrl+Z / Ctrl+Shift+Z undo / redo; F fit the timeline; + / - zoom.
 
 Keys are handled in keyPressEvent of this widget (children pass unhandled keys up), so they work
-wherever the focus is inside the review area, and the same table drives the Help sheet.
+wherever the focus is inside the review area: keymap.KeyMap turns a key into an action id and
+`_build_handlers` maps ids to what they do; the same registry drives the Help sheet.
 """
 
 from __future__ import annotations
@@ -20,24 +23,16 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QInputDialog, QLabel
 
 from ..data.units import format_timecode, parse_timecode
 from .editing import EditController
+from .keymap import ACTIONS, KeyMap
 from .player import FrameView, PlayerController
+from .review_queue import ReviewQueue
 from .timeline import TimelineWidget
 
 K = Qt.Key
 M = Qt.KeyboardModifier
 
-KEYMAP_HELP = [
-    ("Space", "Play / pause"), ("Left / Right, comma / period", "Previous / next frame"),
-    ("Shift+Left / Shift+Right", "Back / forward 1 s"), ("Alt+Left / Alt+Right", "Back / forward 10 s"),
-    ("Home / End", "First / last frame"), ("[ / ]", "Slower / faster (0.1x to 4x)"),
-    ("Ctrl+G", "Go to time"), ("L", "Loop the selected segment (again: stop looping)"), ("Tab / Shift+Tab", "Next / previous segment"),
-    ("Ctrl+Left / Ctrl+Right", "Nudge selected boundary 1 frame"),
-    ("Ctrl+Shift+Left / Ctrl+Shift+Right", "Nudge selected boundary 10 frames"),
-    ("S", "Split at the playhead"), ("M", "Merge with the next segment"),
-    ("I / O", "Mark in / mark out (adds a segment)"), ("Delete", "Delete segment"),
-    ("1..9", "Relabel as class 1..9"), ("Enter", "Confirm segment / accept prediction"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"), ("F, + / -", "Fit / zoom the timeline"),
-]
+# (keys, description) of the default keymap, generated from the registry (keymap.help_html is the sheet)
+KEYMAP_HELP = [(" / ".join(a.defaults), a.description) for a in ACTIONS]
 
 
 class ReviewView(QWidget):
@@ -54,6 +49,8 @@ class ReviewView(QWidget):
         self.timeline = TimelineWidget(self)
         self.timeline.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.editor = EditController(self.timeline, self.player, self)
+        self.queue = ReviewQueue(self.editor, self)
+        self.palette = None  # the open class_palette.ClassPalette
 
         self.play_button = QToolButton(self)
         self.play_button.setObjectName("playButton")
@@ -87,12 +84,24 @@ class ReviewView(QWidget):
         self.filter_spin.valueChanged.connect(self.editor.set_prediction_filter)
         self.speed_label = QLabel("1x", self)
         self.speed_label.setObjectName("speedLabel")
+        self.next_button = QToolButton(self)  # review queue: next item by uncertainty
+        self.next_button.setObjectName("queueNextButton")
+        self.next_button.setText("Next")
+        self.next_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.next_button.clicked.connect(self.queue.next)
+        self.queue_label = QLabel("", self)
+        self.queue_label.setObjectName("queueLabel")
+        self.queue.count_changed.connect(self._show_queue_count)
+        self.queue.message.connect(self.status)
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
         bar.addWidget(self.play_button)
         bar.addWidget(self.time_label, 1)
         bar.addWidget(self.filter_label)
         bar.addWidget(self.filter_spin)
+        bar.addSpacing(12)
+        bar.addWidget(self.next_button)
+        bar.addWidget(self.queue_label)
         bar.addSpacing(12)
         bar.addWidget(self.speed_label)
         bar.addWidget(self.fit_button)
@@ -122,7 +131,9 @@ class ReviewView(QWidget):
         self.player.error.connect(self.status)
         self.timeline.seek_requested.connect(self.player.seek_seconds)
         self.editor.message.connect(self.status)
-        self._keys = self._build_keymap()
+        self.keymap = KeyMap.load()
+        self._handlers = self._build_handlers()
+        self.reload_shortcuts()
         self._update_time_label()
 
     # --- opening --------------------------------------------------------------------------------------
@@ -137,6 +148,7 @@ class ReviewView(QWidget):
         else:
             self.timeline.set_duration(reader.clock.duration)
         self.timeline.clear_scores()
+        self.queue.set_result(None)
         self.timeline.set_playhead(0.0)
         self.timeline.fit()
         self._update_time_label()
@@ -187,46 +199,70 @@ class ReviewView(QWidget):
         self.status.emit(f"Looping frames {seg.start_frame}..{seg.end_frame - 1}")
 
     # --- keys ------------------------------------------------------------------------------------------
-    def _build_keymap(self) -> dict:
+    def _build_handlers(self) -> dict:
+        """Action id (keymap.ACTIONS) -> what it does here."""
         p, e, t = self.player, self.editor, self.timeline
-        none, shift, ctrl, alt = M.NoModifier, M.ShiftModifier, M.ControlModifier, M.AltModifier
-        keys = {
-            (K.Key_Space, none): p.toggle_play,
-            (K.Key_Left, none): lambda: p.step(-1), (K.Key_Right, none): lambda: p.step(1),
-            (K.Key_Comma, none): lambda: p.step(-1), (K.Key_Period, none): lambda: p.step(1),
-            (K.Key_Left, shift): lambda: p.jump(-1.0), (K.Key_Right, shift): lambda: p.jump(1.0),
-            (K.Key_Left, alt): lambda: p.jump(-10.0), (K.Key_Right, alt): lambda: p.jump(10.0),
-            (K.Key_Home, none): p.home, (K.Key_End, none): p.end,
-            (K.Key_BracketLeft, none): p.slower, (K.Key_BracketRight, none): p.faster,
-            (K.Key_G, ctrl): self.go_to_time, (K.Key_L, none): self.toggle_loop,
-            (K.Key_Left, ctrl): lambda: e.nudge(-1), (K.Key_Right, ctrl): lambda: e.nudge(1),
-            (K.Key_Left, ctrl | shift): lambda: e.nudge(-10),
-            (K.Key_Right, ctrl | shift): lambda: e.nudge(10),
-            (K.Key_S, none): e.split_at_playhead, (K.Key_M, none): e.merge_with_next,
-            (K.Key_I, none): e.mark_in_here, (K.Key_O, none): e.mark_out_here,
-            (K.Key_Delete, none): e.delete_selected, (K.Key_Backspace, none): e.delete_selected,
-            (K.Key_Return, none): e.confirm_selected, (K.Key_Enter, none): e.confirm_selected,
-            (K.Key_Z, ctrl): e.undo_stack.undo, (K.Key_Z, ctrl | shift): e.undo_stack.redo,
-            (K.Key_Y, ctrl): e.undo_stack.redo,
-            (K.Key_F, none): t.fit, (K.Key_Plus, none): lambda: t.zoom(0.5),
-            (K.Key_Equal, none): lambda: t.zoom(0.5), (K.Key_Minus, none): lambda: t.zoom(2.0),
+        handlers = {
+            "play_pause": p.toggle_play,
+            "frame_back": lambda: p.step(-1), "frame_forward": lambda: p.step(1),
+            "back_1s": lambda: p.jump(-1.0), "forward_1s": lambda: p.jump(1.0),
+            "back_10s": lambda: p.jump(-10.0), "forward_10s": lambda: p.jump(10.0),
+            "first_frame": p.home, "last_frame": p.end, "slower": p.slower, "faster": p.faster,
+            "go_to_time": self.go_to_time, "loop": self.toggle_loop,
+            "fit": t.fit, "zoom_in": lambda: t.zoom(0.5), "zoom_out": lambda: t.zoom(2.0),
+            "next_segment": lambda: e.select_next(1), "previous_segment": lambda: e.select_next(-1),
+            "nudge_back": lambda: e.nudge(-1), "nudge_forward": lambda: e.nudge(1),
+            "nudge_back_10": lambda: e.nudge(-10), "nudge_forward_10": lambda: e.nudge(10),
+            "split": e.split_at_playhead, "merge": e.merge_with_next,
+            "mark_in": e.mark_in_here, "mark_out": e.mark_out_here, "delete": e.delete_selected,
+            "class_palette": self.open_class_palette,
+            "confirm": e.confirm_selected, "undo": e.undo_stack.undo, "redo": e.undo_stack.redo,
+            "queue_next": self.queue.next, "queue_previous": self.queue.previous,
+            "confirm_in_view": e.confirm_all_in_view,
+            "reviewed_to_playhead": e.mark_reviewed_to_playhead, "mark_done": e.mark_done,
         }
         for n in range(1, 10):
-            keys[(getattr(K, f"Key_{n}"), none)] = (lambda i=n - 1: e.relabel(i))
-        return keys
+            handlers[f"relabel_{n}"] = (lambda i=n - 1: e.relabel(i))
+        missing = {a.id for a in ACTIONS} - set(handlers)
+        assert not missing, f"keymap actions without a handler: {missing}"
+        return handlers
+
+    def reload_shortcuts(self, keymap: KeyMap | None = None) -> None:
+        """Use `keymap` (default: the user's saved shortcuts) from now on; tooltips follow."""
+        self.keymap = keymap if keymap is not None else KeyMap.load()
+        self.next_button.setToolTip(f"Next review item, most uncertain first ({self.keymap.describe('queue_next')})")
+        self.play_button.setToolTip(f"Play / pause ({self.keymap.describe('play_pause')})")
+        self.fit_button.setToolTip(f"Show the whole video on the timeline ({self.keymap.describe('fit')})")
 
     def keyPressEvent(self, event):  # noqa: N802
-        mods = event.modifiers() & (M.ShiftModifier | M.ControlModifier | M.AltModifier | M.MetaModifier)
-        action = self._keys.get((K(event.key()), mods))
-        if action is None and mods & M.KeypadModifier:
-            action = self._keys.get((K(event.key()), M.NoModifier))
+        action = self.keymap.action_for(event.key(), event.modifiers())
         if action is None:
             return super().keyPressEvent(event)
         event.accept()
-        action()
+        self._handlers[action]()
 
     def focusNextPrevChild(self, next_: bool) -> bool:  # noqa: N802 - Tab / Shift+Tab
+        """Qt hands Tab / Shift+Tab here, not to keyPressEvent: run what the keymap binds them to."""
         if self.player.reader is None:
             return super().focusNextPrevChild(next_)
-        self.editor.select_next(1 if next_ else -1)
+        action = self.keymap.action_for(Qt.Key.Key_Tab, M.NoModifier if next_ else M.ShiftModifier)
+        if action is None:
+            return super().focusNextPrevChild(next_)
+        self._handlers[action]()
         return True
+
+    # --- review queue, class palette ---------------------------------------------------------------
+    def show_model_result(self, result) -> None:
+        """The scoring.VideoResult of the shown video: score curves and the review queue's ranking."""
+        self.timeline.set_model_scores(result.spec, result.cas, result.attention, result.classes)
+        self.queue.set_result(result)
+
+    def _show_queue_count(self, left: int, total: int) -> None:
+        self.queue_label.setText(f"{left} of {total} left" if total else "")
+        self.queue_label.setToolTip("Review items (predicted segments and their boundaries) not yet "
+                                    "confirmed, edited or inside the reviewed span")
+
+    def open_class_palette(self) -> None:
+        from .class_palette import open_palette
+
+        self.palette = open_palette(self.editor, self, self.status.emit)

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VideoResult:
-    """One scored video. cas [T, C+1] logits, attention [T]; segments in seconds."""
+    """One scored video. cas [T, C+1] logits, attention [T], modality_attention [T, M] or None;
+    segments in seconds."""
 
     name: str
     cas: object
@@ -33,6 +34,9 @@ class VideoResult:
     model_name: str = ""
     checkpoint: str = ""
     params: object = None             # sdanet.localization.PostProcessing that made `segments`
+    # [T, M] per-modality attention in 0..1, columns in spec.modalities order (rgb, flow, ...);
+    # None when the model did not report it (the review queue then ranks without that term)
+    modality_attention: object = None
 
 
 class ScoringWorker(QObject):
@@ -77,6 +81,9 @@ class ScoringWorker(QObject):
             self._relay.finished.emit()
 
     def _score(self, checkpoint: Path, features: dict[str, Path]) -> None:
+        from ..torch_import import import_torch
+
+        import_torch()  # before the engine's own imports: keeps the first load from freezing the UI
         from ..data.feature_files import read_feature_file
         from ..errors import UserError
         from ..sdanet.localization import PostProcessing
@@ -98,8 +105,20 @@ class ScoringWorker(QObject):
             segments = localize_scores(scores, spec, meta.classes, params)
             self._relay.scored.emit(VideoResult(name, scores.cas, scores.attention, spec,
                                                 list(meta.classes), segments, checkpoint.stem,
-                                                str(checkpoint), params))
+                                                str(checkpoint), params,
+                                                modality_attention=_stack_modalities(scores, spec)))
             self._relay.progress.emit(i + 1, total)
+
+
+def _stack_modalities(scores, spec):
+    """VideoScores.modality_attention {name: [T]} -> [T, M] in spec order, or None if incomplete."""
+    import numpy as np
+
+    mod = getattr(scores, "modality_attention", None) or {}
+    names = spec.modality_names
+    if not names or any(n not in mod for n in names):
+        return None
+    return np.stack([np.asarray(mod[n], dtype=np.float32) for n in names], axis=1)
 
 
 class _Relay(QObject):

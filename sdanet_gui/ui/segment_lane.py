@@ -27,6 +27,12 @@ HUMAN_KINDS = (IMPORTED, ACCEPTED, EDITED, ADDED, CONFIRMED)
 # Vertical bands inside a lane row: predicted segments on top (read-only), human ones below.
 PREDICTED_BAND = (0.06, 0.30)
 HUMAN_BAND = (0.40, 0.92)
+# With the previous model version's predictions shown (View > Show previous model's
+# predictions) the predicted band splits: the previous version's on top, drawn grey with a dashed
+# class-coloured outline, the active version's (filled, as always) right below, so old and new
+# boundaries line up for comparison.
+PREVIOUS_BAND = (0.02, 0.17)
+SPLIT_PREDICTED_BAND = (0.19, 0.33)
 
 # A boundary is grabbed when the mouse is within this many pixels of it.
 GRAB_PX = 5.0
@@ -51,14 +57,20 @@ _OUTLINE_BGRA = np.zeros((len(KINDS), 4), np.uint8)  # provenance code -> BGRA o
 def _build_styles() -> None:
     if _STYLE:
         return
-    _OUTLINE.update({IMPORTED: QColor(170, 170, 170), ACCEPTED: QColor(120, 220, 140),
-                     EDITED: QColor(255, 200, 0), ADDED: QColor(0, 170, 255),
-                     CONFIRMED: QColor(40, 200, 80)})
-    _STYLE["lane_line"] = pg.mkPen(QColor(128, 128, 128, 60), width=1, cosmetic=True)
+    rebuild_styles()
+
+
+def rebuild_styles(colors=None) -> None:
+    """Outline pens and brushes for `colors` (a theme.Colors; default: the current scheme's)."""
+    from . import theme
+
+    colors = colors or theme.colors()
+    _OUTLINE.update(colors.outlines)
+    _STYLE["lane_line"] = pg.mkPen(colors.lane_line, width=1, cosmetic=True)
     for code, color in _OUTLINE.items():
         style = Qt.PenStyle.DashLine if code == EDITED else Qt.PenStyle.SolidLine
         _STYLE[code] = pg.mkPen(color, width=3 if code == CONFIRMED else 2, style=style, cosmetic=True)
-    _STYLE["selected"] = pg.mkPen(QColor(255, 255, 255), width=2, cosmetic=True)
+    _STYLE["selected"] = pg.mkPen(colors.selected_outline, width=2, cosmetic=True)
     for code, color in _OUTLINE.items():
         _OUTLINE_BGRA[code] = (color.blue(), color.green(), color.red(), 255)
         _OUTLINE_BRUSH[code] = QBrush(color)
@@ -90,19 +102,7 @@ class SegmentLane(pg.GraphicsObject):
         super().__init__()
         _build_styles()
         self.row = int(row)
-        self.color = QColor(color)
-        self._level_brushes = []
-        for lv in range(_ALPHA_LEVELS):
-            c = QColor(self.color)
-            c.setAlpha(int(50 + 190 * (lv + 1) / _ALPHA_LEVELS))
-            self._level_brushes.append(QBrush(c))
-        fill = QColor(self.color)
-        fill.setAlpha(230)
-        self._human_brush = QBrush(fill)
-        self._selected_brush = QBrush(QColor(self.color).lighter(130))
-        # premultiplied BGRA of the class colour per unit of alpha (alpha 0..255 -> pixel)
-        self._bgra_per_alpha = np.array([self.color.blue(), self.color.green(), self.color.red(), 255],
-                                        np.float32) / 255.0
+        self.set_color(color)
         self.duration = float(duration)
         self.snap = snap or (lambda s: s)
         self.editable = editable
@@ -114,8 +114,30 @@ class SegmentLane(pg.GraphicsObject):
         self.selected_id: int | None = None
         self._preview: tuple[int, float, float] | None = None  # (seg_id or 0 for new, start, end)
         self._drag: tuple[Hit | None, float, float, float] | None = None
+        self.previous_shown = False
+        self.set_previous(np.zeros(0), np.zeros(0), shown=False)
         self.set_segments(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
         self.setAcceptHoverEvents(True)
+
+    def set_color(self, color: QColor) -> None:
+        """The class colour (brushes of every opacity level, the raster strip's pixel colour);
+        theme.apply_timeline calls it again when the colour scheme changes."""
+        self.color = QColor(color)
+        self._level_brushes = []
+        for lv in range(_ALPHA_LEVELS):
+            c = QColor(self.color)
+            c.setAlpha(int(50 + 190 * (lv + 1) / _ALPHA_LEVELS))
+            self._level_brushes.append(QBrush(c))
+        fill = QColor(self.color)
+        fill.setAlpha(230)
+        self._human_brush = QBrush(fill)
+        self._selected_brush = QBrush(QColor(self.color).lighter(130))
+        self._previous_pen = pg.mkPen(self.color, width=1, style=Qt.PenStyle.DashLine, cosmetic=True)
+        # premultiplied BGRA of the class colour per unit of alpha (alpha 0..255 -> pixel)
+        self._bgra_per_alpha = np.array([self.color.blue(), self.color.green(), self.color.red(), 255],
+                                        np.float32) / 255.0
+        self._strip_cache = {}
+        self.update()
 
     # --- data ------------------------------------------------------------------------------------
     def set_segments(self, ids, starts, ends, scores=None, kinds=None) -> None:
@@ -145,6 +167,24 @@ class SegmentLane(pg.GraphicsObject):
         self._bin_cache: dict = {}
         self._strip_cache: dict = {}
         self.update()
+
+    def set_previous(self, starts, ends, scores=None, shown: bool = True) -> None:
+        """The previous model version's predictions of this class (read-only, for comparison):
+        starts/ends [N] seconds, scores [N] in 0..1 (opacity). `shown` False hides the sub-band
+        (and gives the predicted band its full height back)."""
+        starts = np.asarray(starts, dtype=np.float64)
+        ends = np.asarray(ends, dtype=np.float64)
+        scores = np.full(len(starts), np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
+        order = np.argsort(starts, kind="stable")
+        self.prev_starts, self.prev_ends, self.prev_scores = starts[order], ends[order], scores[order]
+        self._prev_max_end = np.maximum.accumulate(self.prev_ends) if len(order) else self.prev_ends
+        self.previous_shown = bool(shown)
+        self.update()
+
+    @property
+    def predicted_band(self) -> tuple[float, float]:
+        """Where the active version's predictions are drawn in the row (y fractions)."""
+        return SPLIT_PREDICTED_BAND if self.previous_shown else PREDICTED_BAND
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -239,6 +279,8 @@ class SegmentLane(pg.GraphicsObject):
         p.setPen(_STYLE["lane_line"])
         p.drawLine(QPointF(x0, self.row + 0.97), QPointF(x1, self.row + 0.97))
         hide = self._preview[0] if self._preview else None
+        if self.previous_shown:
+            self._paint_previous(p, x0, x1, pw)
         for band in ("predicted", "human"):
             st, en, sc, kd, ids, max_end = self._bands[band]
             a = int(np.searchsorted(max_end, x0, side="right"))
@@ -249,7 +291,7 @@ class SegmentLane(pg.GraphicsObject):
             if hide is not None and hide in self._id_pos:
                 keep = ids[a:b] != hide
                 st, en, sc, kd = st[keep], en[keep], sc[keep], kd[keep]
-            lo, hi = PREDICTED_BAND if band == "predicted" else HUMAN_BAND
+            lo, hi = self.predicted_band if band == "predicted" else HUMAN_BAND
             y0, h = self.row + lo, hi - lo
             if band == "predicted":
                 if len(st) > RASTER_ABOVE:
@@ -405,14 +447,30 @@ class SegmentLane(pg.GraphicsObject):
         p.setBrush(self._human_brush)
         p.drawRects(inner)
 
+    def _paint_previous(self, p, x0, x1, pw):
+        """The previous version's predictions in view: grey fill (opacity by score) inside a
+        dashed outline in the class colour; a different look from the filled current ones."""
+        a = int(np.searchsorted(self._prev_max_end, x0, side="right"))
+        b = int(np.searchsorted(self.prev_starts, x1, side="left"))
+        if b <= a:
+            return
+        lo, hi = PREVIOUS_BAND
+        y0, h = self.row + lo, hi - lo
+        st, en, sc = self.prev_starts[a:b], self.prev_ends[a:b], self.prev_scores[a:b]
+        alpha = self._alpha(sc)
+        p.setPen(self._previous_pen)
+        for s, e, al in zip(st.tolist(), en.tolist(), alpha.tolist()):
+            p.setBrush(QBrush(QColor(160, 160, 160, int(al) * 3 // 4)))
+            p.drawRect(QRectF(s, y0, max(e - s, pw), h))
+
     def _paint_selected(self, p, s, e, pw, predicted: bool):
-        band = PREDICTED_BAND if predicted else HUMAN_BAND
+        band = self.predicted_band if predicted else HUMAN_BAND
         y0, h = self.row + band[0], band[1] - band[0]
         p.setBrush(self._selected_brush)
         p.setPen(_STYLE["selected"])
         p.drawRect(QRectF(s, y0, max(e - s, pw), h))
         if not predicted:
-            p.setBrush(QBrush(QColor(255, 255, 255)))
+            p.setBrush(QBrush(_STYLE["selected"].color()))  # the scheme's outline colour
             p.setPen(Qt.PenStyle.NoPen)
             for edge in (s, e):  # boundary handles, 3 px wide
                 p.drawRect(QRectF(edge - 1.5 * pw, y0, 3 * pw, h))
@@ -437,7 +495,11 @@ class SegmentLane(pg.GraphicsObject):
             return
         ev.accept()
         pos = ev.pos()
-        h = self.hit(pos.x(), self._tolerance(), self.band_of(pos.y() - self.row))
+        y = pos.y() - self.row
+        if self.previous_shown and y < (PREVIOUS_BAND[1] + SPLIT_PREDICTED_BAND[0]) / 2:
+            self.clicked.emit(self.row, 0, float(pos.x()))  # the previous version's: not selectable
+            return
+        h = self.hit(pos.x(), self._tolerance(), self.band_of(y))
         self.clicked.emit(self.row, 0 if h is None else h.seg_id, float(pos.x()))
 
     def mouseDragEvent(self, ev):

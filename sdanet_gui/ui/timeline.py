@@ -28,12 +28,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 
+from . import theme
 from .score_curves import ScoreCurves
 from .segment_lane import SegmentLane
 
 HEATMAP_ABOVE = 25
 SCORE_RANGE = (0.0, 1.0)  # the score lane's fixed y range: display_scores and attention units
-ATTENTION_COLOR = QColor(170, 170, 170)
+ATTENTION_COLOR = theme.ATTENTION_COLOR  # colours live in theme.py (light / dark scheme)
 # threshold line drawn with model scores until a caller sets others: on the display scale,
 # probability x attention >= 0.5 means "attended, and this class likelier than all others and
 # background together"
@@ -41,12 +42,12 @@ DEFAULT_THRESHOLD = 0.5
 CURVES_WITH_HEATMAP = 8  # with a heatmap: curves for the top classes + the class in focus
 NO_SCORES_TEXT = "No scores yet: load a checkpoint (Model menu) to see SDANet's score curves"
 AXIS_WIDTH = 130
-PLAYHEAD_COLOR = QColor(255, 60, 60)
+PLAYHEAD_COLOR = theme.DARK.playhead
 
 
 def class_color(i: int, n: int) -> QColor:
-    """A stable, distinct colour per class index."""
-    return pg.intColor(i, hues=max(n, 9), values=1, maxValue=255, minValue=200, sat=200)
+    """A stable, distinct colour per class index (for the current colour scheme)."""
+    return theme.class_color(i, n)
 
 
 class TimeViewBox(pg.ViewBox):
@@ -143,6 +144,12 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.no_scores_label = pg.TextItem(NO_SCORES_TEXT, color=(170, 170, 170), anchor=(0.5, 0.5))
         self.score_plot.addItem(self.no_scores_label, ignoreBounds=True)
         self.score_plot.vb.sigXRangeChanged.connect(self._place_no_scores_label)
+        # caption of the previous model version's sub-lane (segment_lane.PREVIOUS_BAND), if shown
+        self.previous_caption = pg.TextItem("", color=(150, 150, 150), anchor=(1.0, 1.0))  # light + dark
+        self.previous_caption.setZValue(50)
+        self.previous_caption.hide()
+        self.lane_plot.addItem(self.previous_caption, ignoreBounds=True)
+        self.score_plot.vb.sigXRangeChanged.connect(self._place_previous_caption)
         self.playheads = []
         for plot in (self.score_plot, self.heat_plot, self.lane_plot):
             line = pg.InfiniteLine(0.0, angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_COLOR, width=2))
@@ -151,6 +158,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             self.playheads.append(line)
         self._update_layout()
         self.set_duration(1.0)
+        theme.follow(self)  # light / dark with the system, now and when it changes
 
     # --- configuration ---------------------------------------------------------------------------
     def set_duration(self, duration: float, snap: Callable[[float], float] | None = None,
@@ -256,6 +264,17 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self._update_layout()
         self.no_scores_label.setVisible(True)
 
+    def set_previous_caption(self, text: str | None) -> None:
+        """Name the previous model version whose predictions the lanes show above the active
+        version's (None: hidden)."""
+        self.previous_caption.setText(text or "")
+        self.previous_caption.setVisible(bool(text))
+        self._place_previous_caption()
+
+    def _place_previous_caption(self, *_):
+        lo, hi = self.x_range()
+        self.previous_caption.setPos(hi, max(len(self.lanes), 1))
+
     def _place_no_scores_label(self, *_):
         lo, hi = self.x_range()
         self.no_scores_label.setPos((lo + hi) / 2, 0.5)
@@ -343,7 +362,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             pairs = [(i, float(self._thresholds[i])) for i in self._shown_classes() if i < len(self._thresholds)]
         n = max(len(self.classes), 1)
         for i, value in pairs:
-            color = QColor(220, 220, 220) if i is None else class_color(i, n)
+            color = theme.colors().threshold if i is None else class_color(i, n)
             line = pg.InfiniteLine(value, angle=0, movable=False,
                                    pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DotLine))
             self.score_plot.addItem(line, ignoreBounds=True)
