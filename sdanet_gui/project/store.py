@@ -610,15 +610,21 @@ class Project:
         vid = self._video_id(video)
         return self._query("SELECT frame_count FROM videos WHERE id = ?", (vid,))[0][0]
 
-    def seconds_to_frames(self, video: int | str, start_s: float, end_s: float) -> tuple[int, int]:
-        """[start_s, end_s) seconds -> [start_frame, end_frame) on the video's clock (nearest boundaries)."""
+    def seconds_to_frames(self, video: int | str, start_s, end_s):
+        """[start_s, end_s) seconds -> [start_frame, end_frame) on the video's clock (nearest
+        boundaries). Scalars give ints; arrays give int64 arrays in one pass (a scored video's
+        hundreds of predictions cost one clock look-up, not one per segment)."""
         vid = self._video_id(video)
         covering = 0
         if self.frame_limit(vid) is None:
             fps = self._query("SELECT fps FROM videos WHERE id = ?", (vid,))[0][0]
-            covering = frames_to_cover(max(float(end_s), 0.0), fps) + 1
+            last = float(np.max(end_s)) if np.size(end_s) else 0.0
+            covering = frames_to_cover(max(last, 0.0), fps) + 1
         clock = self.clock(vid, covering=covering)
-        return int(clock.seconds_to_boundary(start_s)), int(clock.seconds_to_boundary(end_s))
+        start, end = clock.seconds_to_boundary(start_s), clock.seconds_to_boundary(end_s)
+        if np.ndim(start) == 0 and np.ndim(end) == 0:
+            return int(start), int(end)
+        return np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64)
 
     def frames_to_seconds(self, video: int | str, start_frame, end_frame):
         """Frames -> seconds on the video's clock (scalars or arrays)."""
@@ -696,13 +702,15 @@ class Project:
         """
         vid = self.video(video).id
         limit = self.frame_limit(vid)
-        data = []
+        data, class_ids = [], {}
         for label, s, e, score in rows:
             s, e = int(s), int(e)
             if e <= s or s < 0 or (limit is not None and e > limit):
                 raise UserError(f"{self.folder}: predicted segment [{s}, {e}) does not fit video "
                                 f"{self.video(vid).name!r}", path=self.folder)
-            data.append((int(model_version_id), vid, self.class_id(label), s, e, float(score)))
+            if label not in class_ids:
+                class_ids[label] = self.class_id(label)
+            data.append((int(model_version_id), vid, class_ids[label], s, e, float(score)))
         with self.transaction() as c:
             if replace:
                 c.execute("DELETE FROM predicted_segments WHERE video_id = ? AND model_version_id = ? "

@@ -638,12 +638,14 @@ class MainWindow(QMainWindow):
         """Write `segments` (seconds) as rec's predictions of the current model version; with
         `replace`, that version's earlier predictions of rec go (see Project.add_predictions).
         Returns how many were written."""
+        import numpy as np
+
         project = self.project
-        rows = []
-        for seg in segments:
-            sf, ef = project.seconds_to_frames(rec.id, seg.start, seg.end)
-            if ef > sf:
-                rows.append((seg.label, sf, ef, float(seg.score or 0.0)))
+        segments = list(segments)
+        starts, ends = project.seconds_to_frames(rec.id, np.array([s.start for s in segments], float),
+                                                 np.array([s.end for s in segments], float))
+        rows = [(seg.label, int(sf), int(ef), float(seg.score or 0.0))
+                for seg, sf, ef in zip(segments, starts, ends) if ef > sf]
         return project.add_predictions(self._model_version.id, rec.id, rows, replace=replace)
 
     def _apply_scores(self, name: str) -> None:
