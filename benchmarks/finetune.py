@@ -30,7 +30,6 @@ The figures depend on the machine's load: say how busy it was when quoting them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -43,35 +42,11 @@ from pathlib import Path
 
 from sdanet_gui.ui.event_loop import process_until
 
-DEMO_VIDEOS = ("demo_1", "demo_2", "demo_3")
-
-
-def make_demo_project(folder: Path) -> Path:
-    """The test material (see tests/ui/test_finetune_gui.py), closed, ready to open."""
-    from sdanet_gui.bundled import model_files, resource_files
-    from sdanet_gui.project.commands import AddSegment, SetReviewState
-    from sdanet_gui.project.store import Project
-
-    demo = Path(str(resource_files() / "demo"))
-    ann = json.loads((demo / "annotations.json").read_text())
-    project = Project.create(folder)
-    try:
-        project.add_classes(ann["class_list"])
-        for name in DEMO_VIDEOS:
-            info = ann["database"][name]
-            duration = float(info["duration"])
-            rec = project.add_video(name, fps=25.0, frame_count=int(round(duration * 25)), duration=duration,
-                                    feature_ref=str(demo / "features" / f"{name}.h5"))
-            for a in info["annotations"]:
-                start, end = project.seconds_to_frames(rec.id, *a["segment"])
-                AddSegment(rec.id, a["label"], start, end).apply(project)
-            SetReviewState(rec.id, "done").apply(project)
-        project.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        base = shutil.copy(Path(str(model_files() / "demo.pt")), project.checkpoints_dir / "demo.pt")
-        project.add_model_version("demo", checkpoint=base)
-    finally:
-        project.close()
-    return folder
+# The material is the GUI test's (tests/ui/test_finetune_gui.py): the bundled demo videos with
+# their features, every demo segment added by a human, each video reviewed, the demo checkpoint
+# as the model version (plus one unreviewed video without features, which the dialog leaves out).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
+from test_finetune_gui import make_demo_project  # noqa: E402
 
 
 class StallMeter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -87,3 +88,19 @@ def random_i3d_weights(tmp_path_factory) -> Path:
 
     torch.set_num_threads(2)
     return save_random_weights(tmp_path_factory.mktemp("i3d-weights"), seed=1)
+
+
+def poll_until(predicate, timeout: float = 10.0) -> bool:
+    """Poll `predicate` every 5 ms until it is true or `timeout` seconds pass; its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+@pytest.fixture
+def wait_for():
+    """`poll_until`: the frame server answers from its reader thread, the tests wait for it."""
+    return poll_until

@@ -12,17 +12,8 @@ from sdanet_gui.media.frame_server import FrameServer
 from sdanet_gui.media.reader import open_video
 
 
-def wait_for(predicate, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
-
-
 @pytest.mark.timeout(60)
-def test_a_stuck_decode_is_reported_and_requests_are_answered_until_it_returns(video_dir):
+def test_a_stuck_decode_is_reported_and_requests_are_answered_until_it_returns(video_dir, wait_for):
     errors, frames = [], []
     with open_video(video_dir / "moviepy__chaplin.mp4") as reader:
         # an unfinished extraction pass holds the reader's decoder: the server's decode blocks,
@@ -49,7 +40,7 @@ def test_a_stuck_decode_is_reported_and_requests_are_answered_until_it_returns(v
 
 
 @pytest.mark.timeout(60)
-def test_damaged_file_at_full_size_never_hangs_the_reader_thread(video_dir):
+def test_damaged_file_at_full_size_never_hangs_the_reader_thread(video_dir, wait_for):
     errors, frames = [], []
     with open_video(video_dir / "decord__corrupted.mp4") as reader:
         with FrameServer(reader, lambda i, f: frames.append(i), on_error=lambda i, e: errors.append(i),

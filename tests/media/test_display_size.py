@@ -3,6 +3,7 @@ shown frame decoded ahead, the newest request wins, damaged files end read-ahead
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -15,13 +16,10 @@ from sdanet_gui.media.frame_server import FrameServer
 from sdanet_gui.media.reader import open_video
 
 
-def wait_for(predicate, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
+@pytest.fixture
+def wait_for(wait_for):
+    """Display-size decoding starts with a GOP walk: a longer wait than the other media tests."""
+    return functools.partial(wait_for, timeout=15.0)
 
 
 class Frames:
@@ -57,7 +55,7 @@ def test_fit_size_keeps_the_aspect_and_never_upscales():
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name, box", [("video_features__v_ZNVhz7ctTq0.mp4", (240, 240)),
                                        ("decord__video_90.mov", (200, 200))])
-def test_frames_come_at_display_size_and_match_the_full_frame_scaled(video_dir, name, box):
+def test_frames_come_at_display_size_and_match_the_full_frame_scaled(video_dir, name, box, wait_for):
     got = Frames()
     with open_video(video_dir / name) as reader:
         size = fit_size(reader.width, reader.height, box)
@@ -75,7 +73,7 @@ def test_frames_come_at_display_size_and_match_the_full_frame_scaled(video_dir, 
 
 
 @pytest.mark.timeout(60)
-def test_paused_server_decodes_the_gop_neighbourhood_at_display_size(video_dir):
+def test_paused_server_decodes_the_gop_neighbourhood_at_display_size(video_dir, wait_for):
     """A scrubbing user stays near the shown frame: after showing frame 200 the frames within
     the scrub radius on both sides become cache hits, and nothing beyond it is decoded."""
     got = Frames()
@@ -96,7 +94,7 @@ def test_paused_server_decodes_the_gop_neighbourhood_at_display_size(video_dir):
 
 
 @pytest.mark.timeout(60)
-def test_at_display_size_the_newest_request_wins(video_dir):
+def test_at_display_size_the_newest_request_wins(video_dir, wait_for):
     got = Frames()
     with open_video(video_dir / "sleap__dance.mp4") as reader:                      # 406x720
         with FrameServer(reader, got.on_frame, display_size=(203, 360), paused_read_ahead_s=0,
@@ -109,7 +107,7 @@ def test_at_display_size_the_newest_request_wins(video_dir):
             assert got.order == sorted(got.order)             # never an older frame after a newer
 
 
-def test_a_video_that_fits_the_display_is_served_at_full_size(video_dir):
+def test_a_video_that_fits_the_display_is_served_at_full_size(video_dir, wait_for):
     got = Frames()
     with open_video(video_dir / "mmaction2__demo.mp4") as reader:                   # 340x256
         with FrameServer(reader, got.on_frame, display_size=(800, 600)) as server:
@@ -125,7 +123,7 @@ def test_a_video_that_fits_the_display_is_served_at_full_size(video_dir):
 
 
 @pytest.mark.timeout(60)
-def test_damaged_file_at_display_size_serves_up_to_the_damage_and_goes_idle(video_dir):
+def test_damaged_file_at_display_size_serves_up_to_the_damage_and_goes_idle(video_dir, wait_for):
     got = Frames()
     with open_video(video_dir / "decord__corrupted.mp4") as reader:                # 28 of 50 frames
         with FrameServer(reader, got.on_frame, on_error=got.on_error, display_size=(320, 180)) as server:

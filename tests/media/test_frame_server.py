@@ -12,15 +12,6 @@ from sdanet_gui.media.frame_server import FrameServer
 from sdanet_gui.media.reader import open_video
 
 
-def wait_for(predicate, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
-
-
 @pytest.fixture
 def reader(video_dir):
     with open_video(video_dir / "moviepy__chaplin.mp4") as r:
@@ -54,7 +45,7 @@ def test_scrubbing_the_latest_request_wins_and_the_caller_never_waits(reader):
         np.testing.assert_array_equal(server.cached(240), reader.frame(240))
 
 
-def test_cached_never_decodes(reader):
+def test_cached_never_decodes(reader, wait_for):
     with FrameServer(reader, paused_read_ahead_s=0, paused_read_back_s=0) as server:
         assert server.cached(100) is None
         assert reader.decoded_frames == 0
@@ -63,7 +54,7 @@ def test_cached_never_decodes(reader):
         assert server.cached(-1) is None and server.cached(10_000) is None
 
 
-def test_playing_reads_ahead_and_pausing_stops_it(reader):
+def test_playing_reads_ahead_and_pausing_stops_it(reader, wait_for):
     got = []
     with FrameServer(reader, lambda i, f: got.append(i), read_ahead_s=0.4,
                      paused_read_ahead_s=0, paused_read_back_s=0) as server:
@@ -80,7 +71,7 @@ def test_playing_reads_ahead_and_pausing_stops_it(reader):
         assert 151 not in reader.cache
 
 
-def test_paused_server_fills_the_neighbourhood_of_the_shown_frame(video_dir):
+def test_paused_server_fills_the_neighbourhood_of_the_shown_frame(video_dir, wait_for):
     with open_video(video_dir / "video_features__v_ZNVhz7ctTq0.mp4") as reader:   # keyframe every 2 s
         with FrameServer(reader, paused_read_ahead_s=0.2, paused_read_back_s=0.4) as server:
             server.request(200)
@@ -92,7 +83,7 @@ def test_paused_server_fills_the_neighbourhood_of_the_shown_frame(video_dir):
             assert wait_for(lambda: server.last_served == 190)
 
 
-def test_no_backward_read_ahead_where_keyframes_are_too_far_apart(reader):
+def test_no_backward_read_ahead_where_keyframes_are_too_far_apart(reader, wait_for):
     """chaplin.mp4 has one keyframe: reading back from frame 120 would decode 110 frames first."""
     assert reader.keyframe_before(120) == 0
     with FrameServer(reader, paused_read_ahead_s=0.2, paused_read_back_s=0.4) as server:
@@ -102,7 +93,7 @@ def test_no_backward_read_ahead_where_keyframes_are_too_far_apart(reader):
         assert not any(i in reader.cache for i in range(110, 120))
 
 
-def test_errors_reach_on_error_and_the_server_lives_on(video_dir):
+def test_errors_reach_on_error_and_the_server_lives_on(video_dir, wait_for):
     errors = []
     with open_video(video_dir / "decord__video_0.mov") as r:
         r.close()                      # every decode now fails
@@ -122,7 +113,7 @@ def test_close_joins_the_reader_thread(reader):
     assert not server._thread.is_alive()
 
 
-def test_show_returns_cached_frames_at_once_and_requests_the_rest(reader):
+def test_show_returns_cached_frames_at_once_and_requests_the_rest(reader, wait_for):
     got = []
     with FrameServer(reader, lambda i, f: got.append(i), paused_read_ahead_s=0.2,
                      paused_read_back_s=0) as server:
