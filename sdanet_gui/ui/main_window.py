@@ -404,6 +404,7 @@ class MainWindow(QMainWindow):
         video whose predictions under `mv` are not stored yet gets them from those scores.
         Returns the misses {name: path} (no cached scores)."""
         from ..project.score_cache import ScoreCache
+        from ..sdanet.localization import PostProcessing, localize_video
         from .scoring import VideoResult
 
         cache = ScoreCache.for_project(self.project)
@@ -414,12 +415,10 @@ class MainWindow(QMainWindow):
             if cached is None or rec is None:
                 misses[name] = path
                 continue
-            from ..sdanet.localization import PostProcessing, localize_video
-
             params = PostProcessing.from_dict(cached.post) if isinstance(cached.post, dict) else None
             result = VideoResult(name, cached.cas, cached.attention, cached.spec, cached.classes,
-                                 [], mv.name, mv.checkpoint or "", params)
-            result.modality_attention = cached.modality_attention
+                                 [], mv.name, mv.checkpoint or "", params,
+                                 modality_attention=cached.modality_attention)
             self.scores[name] = result
             if params is not None and self._saved_postprocess() is None:
                 self._ensure_postprocess().set_params(params)  # the checkpoint's, until changed

@@ -58,15 +58,28 @@ def review(qtbot, reader, project):
 
 
 @pytest.fixture
-def window(qtbot):
-    """The main window as a user sees it, shown and exposed; closed after the test."""
+def new_window(qtbot):
+    """Make main windows as a user sees them, shown and exposed (`size`: (w, h) before showing;
+    None keeps the window's own or remembered geometry); qtbot closes them after the test.
+    For tests that need a second window, e.g. after the first one closed."""
     from sdanet_gui.ui.main_window import MainWindow
 
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 820)
-    w.show()
-    qtbot.waitExposed(w)
+    def make(size=None):
+        w = MainWindow()
+        qtbot.addWidget(w)
+        if size is not None:
+            w.resize(*size)
+        w.show()
+        qtbot.waitExposed(w)
+        return w
+
+    return make
+
+
+@pytest.fixture
+def window(new_window):
+    """The main window as a user sees it, shown and exposed; closed after the test."""
+    w = new_window((1280, 820))
     yield w
     w.close()
 

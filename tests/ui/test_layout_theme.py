@@ -13,16 +13,7 @@ from sdanet_gui.project.exchange import locate_video_file
 from sdanet_gui.project.store import Project
 from sdanet_gui.ui import theme
 from sdanet_gui.ui.layout_memory import LAYOUT_KEY, POSITIONS_KEY
-from sdanet_gui.ui.main_window import MainWindow
 from sdanet_gui.ui.timeline import TimelineWidget
-
-
-def _window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def _showing(window, name):
@@ -31,7 +22,8 @@ def _showing(window, name):
                     and window.review.player.shown_frame == window.review.player.position)
 
 
-def test_size_docks_and_the_playhead_of_each_video_come_back(qtbot, tmp_path, demo_video, shared_data):
+def test_size_docks_and_the_playhead_of_each_video_come_back(qtbot, tmp_path, demo_video, shared_data,
+                                                             new_window):
     folder = tmp_path / "proj"
     with Project.create(folder) as p:
         p.add_classes(["action"])
@@ -39,7 +31,7 @@ def test_size_docks_and_the_playhead_of_each_video_come_back(qtbot, tmp_path, de
             p.add_video(name)
             locate_video_file(p, name, video)
 
-    first = _window(qtbot)
+    first = new_window()
     first.resize(760, 470)  # the default is 1280 x 800
     first.open_paths([folder])
     qtbot.waitUntil(_showing(first, "a"), timeout=15000)
@@ -58,7 +50,7 @@ def test_size_docks_and_the_playhead_of_each_video_come_back(qtbot, tmp_path, de
     saved = user_settings.get(LAYOUT_KEY)
     assert saved["closed_docks"] == ["historyDock"] and saved["geometry"] and saved["state"]
 
-    second = _window(qtbot)
+    second = new_window()
     # the saved size (the offscreen screen is 800 px wide: a wider window is fitted to it)
     assert second.height() == 470 and 740 <= second.width() <= second.screen().availableGeometry().width()
     assert not second.video_dock.isVisible() and not second.undo_dock.isVisible()  # nothing open yet
@@ -71,9 +63,9 @@ def test_size_docks_and_the_playhead_of_each_video_come_back(qtbot, tmp_path, de
     second.close()
 
 
-def test_a_broken_saved_layout_is_ignored(qtbot):
+def test_a_broken_saved_layout_is_ignored(qtbot, new_window):
     user_settings.update(window_layout={"geometry": "not base64!", "state": 7})
-    w = _window(qtbot)  # starts with its defaults, no error
+    w = new_window()  # starts with its defaults, no error
     assert w.isVisible() and not w.video_dock.isVisible()
     w.close()
 

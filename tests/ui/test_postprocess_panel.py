@@ -20,6 +20,16 @@ def _no_network(*_a, **_k):
     raise AssertionError("the network ran again")
 
 
+def localized_frames(project, vid, result, params) -> set:
+    """{(label, start_frame, end_frame)} that localizing the cached scores with `params` gives
+    (segments shorter than a frame are not stored)."""
+    from sdanet_gui.sdanet.localization import localize_video
+
+    out = {(seg.label, *project.seconds_to_frames(vid, seg.start, seg.end))
+           for seg in localize_video(result.cas, result.attention, result.spec, result.classes, params)}
+    return {e for e in out if e[2] > e[1]}
+
+
 def press(qtbot, knob, key, times=1):
     knob.slider.setFocus()
     for _ in range(times):
@@ -64,14 +74,9 @@ def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, windo
     after_attention = project.predicted_segments(vid, version)
     # exactly what localization of the cached scores with the new values gives (plus the row
     # the accepted segment came from, which regeneration keeps), and not what was there before
-    from sdanet_gui.sdanet.localization import localize_video
-
-    expected = {(seg.label, *project.seconds_to_frames(vid, seg.start, seg.end))
-                for seg in localize_video(result.cas, result.attention, result.spec, result.classes,
-                                          panel.params())}
     source = accepted[0].source_prediction_id
     got = {(p.label, p.start_frame, p.end_frame) for p in after_attention if p.id != source}
-    assert after_attention and got == {e for e in expected if e[2] > e[1]}
+    assert after_attention and got == localized_frames(project, vid, result, panel.params())
     assert got != {(p.label, p.start_frame, p.end_frame) for p in before if p.id != source}
     assert len(project.predicted_segments(vid)) == len(after_attention)  # replaced, not added
     drawn = sum(int((lane.kinds == 0).sum()) for lane in window.review.timeline.lanes)
@@ -92,11 +97,8 @@ def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, windo
     press(qtbot, panel.class_threshold, K.Key_End)
     assert panel.params().class_threshold == pytest.approx(1.0)
     strict = project.predicted_segments(vid, version)
-    strict_expected = {(seg.label, *project.seconds_to_frames(vid, seg.start, seg.end))
-                       for seg in localize_video(result.cas, result.attention, result.spec,
-                                                 result.classes, panel.params())}
-    assert {(p.label, p.start_frame, p.end_frame) for p in strict} == {
-        e for e in strict_expected if e[2] > e[1]}
+    assert {(p.label, p.start_frame, p.end_frame) for p in strict} == localized_frames(
+        project, vid, result, panel.params())
     assert len({p.label for p in strict}) == 1 and len(strict) <= len(wide)
     # only the shown video changed; the values are in the project's settings
     assert {n: len(project.predicted_segments(n)) for n in other} == other

@@ -8,7 +8,6 @@ import shutil
 from sdanet_gui import user_settings
 from sdanet_gui.project.exchange import locate_video_file
 from sdanet_gui.project.store import Project
-from sdanet_gui.ui.main_window import MainWindow
 from sdanet_gui.ui.recent import MAX_RECENT, RECENT_KEY, add_recent, recent_entries
 
 
@@ -20,24 +19,16 @@ def _project_with_video(folder, video):
     return folder
 
 
-def _new_window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 def _shown(window, frames):
     return lambda: (window.review is not None and window.review.player.shown_frame is not None
                     and window.review.player.frame_count == frames)
 
 
 def test_an_opened_project_is_in_open_recent_of_a_new_window_and_opens_from_there(
-        qtbot, tmp_path, demo_video, shared_data):
+        qtbot, tmp_path, demo_video, shared_data, new_window):
     folder = _project_with_video(tmp_path / "my project", demo_video)
     other = shared_data / "videos" / "sleap__small_robot_3_frame.mp4"
-    first = _new_window(qtbot)
+    first = new_window()
     assert first.recent_menu.menuAction() in first.menu_file.actions()
     first.open_paths([folder])
     qtbot.waitUntil(_shown(first, 280), timeout=15000)
@@ -45,7 +36,7 @@ def test_an_opened_project_is_in_open_recent_of_a_new_window_and_opens_from_ther
     qtbot.waitUntil(lambda: first.project.find_video(other.stem) is not None, timeout=15000)
     first.close()
 
-    second = _new_window(qtbot)
+    second = new_window()
     menu = second.recent_menu
     menu.rebuild()
     entries = menu.entry_actions()
@@ -62,7 +53,8 @@ def test_an_opened_project_is_in_open_recent_of_a_new_window_and_opens_from_ther
     second.close()
 
 
-def test_entries_that_no_longer_exist_are_disabled_and_clear_empties_the_list(qtbot, tmp_path, demo_video):
+def test_entries_that_no_longer_exist_are_disabled_and_clear_empties_the_list(qtbot, tmp_path, demo_video,
+                                                                               new_window):
     kept = _project_with_video(tmp_path / "kept", demo_video)
     gone = _project_with_video(tmp_path / "gone", demo_video)
     video = tmp_path / "clip.mp4"
@@ -72,7 +64,7 @@ def test_entries_that_no_longer_exist_are_disabled_and_clear_empties_the_list(qt
     add_recent(kept, "project")
     shutil.rmtree(gone)
     video.unlink()
-    w = _new_window(qtbot)
+    w = new_window()
     w.recent_menu.rebuild()
     by_path = {a.data(): a for a in w.recent_menu.entry_actions()}
     assert by_path[str(kept.resolve())].isEnabled()
