@@ -107,8 +107,9 @@ class FrameServer:
     def set_display_size(self, width: int | None, height: int | None = None) -> bool:
         """The size in device pixels the player shows frames at (None: full size). When the video
         is larger, frames are decoded straight to the largest size that fits, aspect kept.
-        True if the size frames are decoded at changed."""
-        size = None if width is None or height is None else \
+        True if the size frames are decoded at changed. Streams whose packet timestamps do not
+        follow the pictures (packed B-frames) are always served by the reader at full size."""
+        size = None if width is None or height is None or self.reader.info.packed_b_frames else \
             fit_size(self.reader.width, self.reader.height, (width, height))
         with self._cond:
             if size == self._display_size:

@@ -28,6 +28,7 @@ from ..errors import UserError
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 60.0
+_MPEG4_VOP_START = b"\x00\x00\x01\xb6"   # a packet holding two of these is a packed B-frame pair
 TAIL_DECODE_BUDGET_S = 15.0
 
 
@@ -47,6 +48,9 @@ class VideoInfo:
     clock: FrameClock = field(repr=False)
     header_frames: int = 0
     warning: str | None = None
+    # MPEG-4 Part 2 "packed B-frames" (DivX/XviD in AVI): one packet carries two frames, so packet
+    # timestamps do not follow the pictures and only the decoder's output order is display order
+    packed_b_frames: bool = False
 
     @property
     def frame_count(self) -> int:
@@ -162,12 +166,16 @@ def _probe(path: Path) -> VideoInfo:
         stream = pick_video_stream(container, path)
         tb = stream.time_base or Fraction(1, 1_000_000)
         pts_list, key_list, durations = [], [], []
+        packed = False
+        check_packing = stream.codec_context.name == "mpeg4"
         try:
             for pkt in container.demux(stream):
                 if pkt.size == 0:
                     continue
                 if getattr(pkt, "is_discard", False):
                     continue
+                if check_packing and not packed:
+                    packed = bytes(pkt).count(_MPEG4_VOP_START) > 1
                 p = pkt.pts if pkt.pts is not None else pkt.dts
                 if p is None:
                     continue
@@ -215,7 +223,8 @@ def _probe(path: Path) -> VideoInfo:
     clock = FrameClock(times, float(times[-1] + last_dur))
     return VideoInfo(path=path, stream_index=stream_index, codec=codec, coded_width=int(width),
                      coded_height=int(height), rotation=tail.rotation, time_base=Fraction(tb), pts=pts,
-                     keyframe_pts=keys, clock=clock, header_frames=header, warning=warning)
+                     keyframe_pts=keys, clock=clock, header_frames=header, warning=warning,
+                     packed_b_frames=packed)
 
 
 def _last_frame_duration(times: np.ndarray, durations: list, tb, rate) -> float:

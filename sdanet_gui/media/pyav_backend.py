@@ -5,6 +5,10 @@ Random access seeks to the keyframe at or before the wanted frame and decodes fo
 a little ahead of the last decoded frame (playback, forward scrubbing) continues decoding without
 seeking. Frames before the target are never converted to RGB. Rotation from the display matrix
 is applied here (decord applies it itself). Not thread-safe: the reader holds a lock.
+
+Streams with MPEG-4 packed B-frames (probe.py) carry timestamps that do not follow the pictures;
+there frame i is the i-th picture the decoder puts out, so a random access decodes from the start
+of the stream (slow on long files, but the only order that is right).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class PyAVBackend:
         self._index_of = {int(p): i for i, p in enumerate(info.pts)}
         self._frames = None       # live decode iterator
         self._last_pts = None     # pts of the last frame taken from it
+        self._last_index = None   # output position of that frame (packed B-frame streams)
         self.seeks = 0
 
     def _keyframe_before(self, pts: int) -> int:
@@ -70,10 +75,35 @@ class PyAVBackend:
         raise UserError(f"{self.info.path}: frame {idx} is missing from the file (ended early)",
                         path=self.info.path)
 
+    def _advance_to_index(self, index: int):
+        """The `index`-th picture the decoder puts out, counted from the start of the stream."""
+        import av
+
+        if self._frames is None or self._last_index is None or self._last_index >= index:
+            self._container.seek(int(self.info.pts[0]), stream=self._stream, backward=True,
+                                 any_frame=False)
+            self._frames = self._container.decode(self._stream)
+            self._last_index = -1
+            self.seeks += 1
+        try:
+            for frame in self._frames:
+                self._last_index += 1
+                if self._last_index == index:
+                    return frame
+        except av.error.FFmpegError as exc:
+            self._frames = None
+            raise UserError(f"{self.info.path}: frame {index} cannot be decoded ({exc})",
+                            path=self.info.path) from exc
+        self._frames = None
+        raise UserError(f"{self.info.path}: frame {index} is missing from the file (ended early)",
+                        path=self.info.path)
+
     def _to_rgb(self, frame) -> np.ndarray:
         return rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
 
     def decode(self, index: int) -> np.ndarray:
+        if self.info.packed_b_frames:
+            return self._to_rgb(self._advance_to_index(int(index)))
         return self._to_rgb(self._advance_to(int(self.info.pts[int(index)])))
 
     def decode_sorted(self, indices: list[int]):

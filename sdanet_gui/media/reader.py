@@ -210,7 +210,9 @@ def open_video(path: str | os.PathLike, *, cache_bytes: int = DEFAULT_CACHE_BYTE
     """
     info = probe_video(path)
     reason = None
-    if prefer == "decord" and info.warning is None:
+    if info.packed_b_frames:
+        reason = "MPEG-4 with packed B-frames: decord seeks to wrong frames in such files"
+    elif prefer == "decord" and info.warning is None:
         try:
             from .decord_backend import DecordBackend
 
@@ -222,7 +224,7 @@ def open_video(path: str | os.PathLike, *, cache_bytes: int = DEFAULT_CACHE_BYTE
         except Exception as exc:  # noqa: BLE001 - any decord failure means: use PyAV
             reason = f"decord: {_one_line(exc)}"
             log.info("%s: falling back to PyAV (%s)", info.path, reason)
-    elif info.warning is not None:
+    if info.warning is not None:
         reason = "the file is damaged; PyAV decodes up to the damage"
     from .pyav_backend import PyAVBackend
 

@@ -38,11 +38,12 @@ def pyav_reference(path: Path, keep=()) -> Reference:
                 decoded.append(frame)
         except av.error.InvalidDataError as exc:
             error = str(exc)
-        decoded.sort(key=lambda f: f.pts)
+        # frame i is the i-th picture the decoder puts out (display order); timestamps sorted,
+        # because packed B-frame AVIs label their pictures out of order
         n = len(decoded)
         wanted = {(k if k >= 0 else n + k) for k in keep}
+        pts = sorted(frame.pts for frame in decoded)
         for i, frame in enumerate(decoded):
-            pts.append(frame.pts)
             if i == 0:
                 rotation = int(-(frame.rotation or 0)) % 360
             if i in wanted:
