@@ -29,6 +29,8 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SPEEDS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+DISPLAY_SIZE_STEP = 64     # device pixels: decode sizes change in steps, not with every pixel
+RESIZE_SETTLE_MS = 150     # a resize must rest this long before frames are decoded at its size
 
 
 def image_from_rgb(frame: np.ndarray) -> QImage:
@@ -158,6 +160,11 @@ class PlayerController(QObject):
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(tick_ms)
         self.timer.timeout.connect(self._tick)
+        self._view_size: tuple[int, int] | None = None
+        self._resize_settle = QTimer(self)
+        self._resize_settle.setSingleShot(True)
+        self._resize_settle.setInterval(RESIZE_SETTLE_MS)
+        self._resize_settle.timeout.connect(self._apply_view_size)
         view.size_changed.connect(self._on_view_resized)
 
     # --- open / close -------------------------------------------------------------------------
@@ -168,8 +175,9 @@ class PlayerController(QObject):
         self.close()
         self.reader = reader
         self.clock = reader.clock
+        self._resize_settle.stop()
         self.server = FrameServer(reader, self.bridge.on_frame, on_error=self.bridge.on_error,
-                                  display_size=self.view.device_size())
+                                  display_size=self.display_box(*self.view.device_size()))
         self.position = 0
         self._requested = None
         self.seek_frame(0)
@@ -239,9 +247,25 @@ class PlayerController(QObject):
         if changed:
             self.position_changed.emit(index)
 
+    @staticmethod
+    def display_box(width: int, height: int) -> tuple[int, int]:
+        """The box frames are decoded to fit for a view of `width` x `height` device pixels: rounded
+        UP to a multiple of DISPLAY_SIZE_STEP, so that a splitter dragged a few pixels keeps the
+        frames already decoded around the playhead (a new size re-decodes seconds of video); the
+        view scales the slightly larger frame down when painting."""
+        step = DISPLAY_SIZE_STEP
+        return -(-int(width) // step) * step, -(-int(height) // step) * step
+
     @Slot(int, int)
     def _on_view_resized(self, width: int, height: int) -> None:
-        if self.server is not None and self.server.set_display_size(width, height):
+        """A resize settles before the decode size follows it: while a window edge is dragged the
+        frame on screen is scaled, and only the final size is decoded."""
+        self._view_size = (int(width), int(height))
+        self._resize_settle.start()
+
+    def _apply_view_size(self) -> None:
+        if self.server is not None and self._view_size is not None and \
+                self.server.set_display_size(*self.display_box(*self._view_size)):
             self._requested = self.position          # the frame on screen, at the new size
             self.server.request(self.position)
 
