@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
+from .child_process import exit_description
+
 FINAL_TYPES = ("done", "cancelled", "failed")
 FAILURE_KINDS = ("nan", "oom", "disk", "input", "crash")
 PROGRESS_INTERVAL_S = 0.2          # at most 5 progress messages per second
@@ -373,9 +375,5 @@ def _ended(exitcode: int | None) -> str:
     if exitcode is None:
         return "stopped responding"
     if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"was killed ({name})"
-    return f"ended with exit code {exitcode}"
+        return f"was killed ({exit_description(exitcode)})"
+    return f"ended with {exit_description(exitcode)}"

@@ -23,25 +23,16 @@ child does. `timing` records monotonic times (start, first progress, ...) for th
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
+from ..project.child_process import child_threads  # the one thread policy for compute children
 from .dialogs import show_error
 
 log = logging.getLogger(__name__)
-
-
-def child_threads() -> int:
-    """CPU threads for the training child: all cores but one, which stays with the window.
-
-    Not torch's default (every core): with the UI thread, the scorer and other programs
-    competing, OpenMP's spinning worker threads starve each other (measured on a loaded 2-core
-    machine: 15 s per step with 2 threads, 0.15 s with 1). On CUDA the GPU does the work."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 NO_MODEL_TEXT = ("There is no model to fine-tune: load a checkpoint first (Model > Load checkpoint…), "

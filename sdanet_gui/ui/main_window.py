@@ -903,6 +903,8 @@ class MainWindow(QMainWindow):
         from .layout_memory import save_window_layout
 
         save_window_layout(self)  # geometry and docks, restored at the next start
+        if self._scoring is not None:
+            self._scoring.shutdown()  # the scoring child process ends with the window
         self._close_video()
         if self.project is not None:
             self.project.close()

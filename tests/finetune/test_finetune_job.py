@@ -99,6 +99,6 @@ def test_a_killed_child_becomes_a_failed_message_and_the_base_stays_untouched(ft
     assert not job.is_alive()
     final = _until(job, _is_final)[-1]
     assert final["type"] == "failed" and final["kind"] == "crash"
-    assert "killed (SIGKILL)" in final["message"] and "previous model stays active" in final["message"]
+    assert "was killed (signal 9, SIGKILL)" in final["message"] and "previous model stays active" in final["message"]
     assert job.poll() is None
     assert not out.exists() and ft_world["base"].read_bytes() == base_bytes
