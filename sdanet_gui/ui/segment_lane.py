@@ -6,16 +6,30 @@ Coordinates: x in seconds (the timeline's shared axis), y in lane rows (this lan
 When a drag ends it emits ONE signal with the final times, and the editing controller turns that
 into one undoable project command. It must never hold the truth about segments: the project store
 does; `set_segments` is called again after every command.
+
+Painting (budget: 20 lanes pan/zoom in < 16 ms per frame, benchmarks/ui.py): a paint only looks at
+the segments in view (bisection on sorted starts and the running max of ends, never a loop over
+all). Each band (predicted, human) is drawn into an image of the view plus half a view-width on
+each side when the view is at rest: many segments as a raster strip (one colour per pixel column,
+merged with numpy from a per-lane time-bin table), few as rectangles. A repaint of the same view
+(the playhead moving) is one blit per band; while the view moves the image is drawn moved or
+stretched into place, and where it does not reach: a sparse band draws its few visible rectangles
+directly, a dense band shows its whole-video strip; the images are rebuilt once the view has been
+still for SETTLE_MS. Hit-testing always uses the exact segment times, whatever was painted.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QTransform
+
+from .render_budget import BUDGET
+from .score_curves import draw_image_span
 
 # Provenance of a segment, in the order of the `kinds` codes given to `set_segments`: the model's
 # prediction first, then the project's human provenances (project/schema.PROVENANCES).
@@ -111,6 +125,8 @@ class SegmentLane(pg.GraphicsObject):
         self.evidence_snap = None
         self._settle: QTimer | None = None
         self._rebuild_now = False
+        self._moving: dict = {}  # band -> the view last shown from stale strips (settle pending)
+        self._painted_view: tuple[float, float] | None = None  # (x0, x1) of the last paint
         self.selected_id: int | None = None
         self._preview: tuple[int, float, float] | None = None  # (seg_id or 0 for new, start, end)
         self._drag: tuple[Hit | None, float, float, float] | None = None
@@ -283,25 +299,16 @@ class SegmentLane(pg.GraphicsObject):
             self._paint_previous(p, x0, x1, pw)
         for band in ("predicted", "human"):
             st, en, sc, kd, ids, max_end = self._bands[band]
-            a = int(np.searchsorted(max_end, x0, side="right"))
-            b = int(np.searchsorted(st, x1, side="left"))
+            a = int(max_end.searchsorted(x0, side="right"))
+            b = int(st.searchsorted(x1, side="left"))
             if b <= a:
                 continue
-            st, en, sc, kd = st[a:b], en[a:b], sc[a:b], kd[a:b]
-            if hide is not None and hide in self._id_pos:
-                keep = ids[a:b] != hide
-                st, en, sc, kd = st[keep], en[keep], sc[keep], kd[keep]
             lo, hi = self.predicted_band if band == "predicted" else HUMAN_BAND
             y0, h = self.row + lo, hi - lo
-            if band == "predicted":
-                if len(st) > RASTER_ABOVE:
-                    self._paint_raster(p, band, x0, x1, y0, h)
-                else:
-                    self._paint_predicted(p, st, en, sc, pw, y0, h)
-            elif len(st) > RASTER_ABOVE:
+            if b - a > RASTER_ABOVE:
                 self._paint_raster(p, band, x0, x1, y0, h)
             else:
-                self._paint_human(p, st, en, kd, pw, y0, h)
+                self._paint_vector(p, band, x0, x1, pw, y0, h, hide)
         sel = self.selected_id
         if sel is not None and sel in self._id_pos and sel != hide:
             s, e = self.segment(sel)
@@ -309,6 +316,8 @@ class SegmentLane(pg.GraphicsObject):
         if self._preview is not None:
             _, s, e = self._preview
             self._paint_selected(p, s, e, pw, False)
+        self._rebuild_now = False  # every band in view has been rebuilt for this view
+        self._painted_view = (x0, x1)
 
     @staticmethod
     def _alpha(scores: np.ndarray) -> np.ndarray:
@@ -373,7 +382,8 @@ class SegmentLane(pg.GraphicsObject):
 
         The strip covers the view plus STRIP_MARGIN view-widths each side. The same view again
         (the playhead moved) is one unscaled blit; while the view pans or zooms the last strip is
-        drawn stretched into place and rebuilt once the view has been still for SETTLE_MS."""
+        drawn stretched into place (where it does not reach: the band's whole-video strip,
+        built at rest) and rebuilt once the view has been still for SETTLE_MS."""
         t = p.transform()
         dev = t.mapRect(QRectF(x0, y0, x1 - x0, h)).toAlignedRect()
         width, height = dev.width(), dev.height()
@@ -381,27 +391,64 @@ class SegmentLane(pg.GraphicsObject):
             return
         cached = self._strip_cache.get(band)
         view = (x0, x1, width, height)
+        ov = self._strip_cache.get((band, "overview"))
+        if ov is not None and ov["view"][3] != height:
+            ov = None
         if cached is not None and cached["view"] == view:
+            if ov is None:   # at rest: the whole-video strip a later pan or zoom shows meanwhile
+                self._build_overview(band, width, height)
             p.save()
             p.resetTransform()
             p.drawImage(QPointF(t.map(QPointF(cached["xa"], 0.0)).x(), dev.top()), cached["image"])
             p.restore()
             return
-        if (cached is not None and not self._rebuild_now and cached["view"][3] == height
-                and cached["xa"] < x1 and cached["xb"] > x0):
-            p.drawImage(QRectF(cached["xa"], y0, cached["xb"] - cached["xa"], h), cached["image"])
-            self._settle_timer().start()
+        overlap = (cached is not None and cached["view"][3] == height
+                   and cached["xa"] < x1 and cached["xb"] > x0)
+        if self._rebuild_now and (overlap or ov is not None) and not BUDGET.available():
+            BUDGET.retry(self._settled)      # this repaint's budget is spent: the next one
+            stale = True
+        else:
+            stale = not self._rebuild_now
+        if stale and (overlap or ov is not None):
+            if ov is not None and not (overlap and cached["xa"] <= x0 and cached["xb"] >= x1):
+                # where the last strip does not reach: the whole-video strip, stretched
+                parts = [(x0, x1)] if not overlap else [(x0, min(x1, cached["xa"])), (max(x0, cached["xb"]), x1)]
+                for a, b in parts:
+                    if b > a:
+                        p.save()
+                        p.setClipRect(QRectF(a, y0, b - a, h), Qt.ClipOperation.IntersectClip)
+                        draw_image_span(p, t, ov["image"], ov["xa"], ov["xb"], dev.top(), a, b)
+                        p.restore()
+            if overlap:
+                draw_image_span(p, t, cached["image"], cached["xa"], cached["xb"], dev.top(), x0, x1)
+            if self._moving.get(band) != view:  # only a view change restarts the wait for
+                self._moving[band] = view       # stillness: repaints of a still view (the
+                self._settle_timer().start()    # playhead moving) must not postpone the rebuild
             return
-        self._rebuild_now = False
+        self._moving.pop(band, None)
         w = x1 - x0
         xa, xb = x0 - STRIP_MARGIN * w, x1 + STRIP_MARGIN * w
         full = max(1, int(round(width * (1 + 2 * STRIP_MARGIN))))
-        image, buf = self._strip(band, xa, xb, full, height)
+        with BUDGET.charge():
+            image, buf = self._strip(band, xa, xb, full, height)
         self._strip_cache[band] = {"view": view, "xa": xa, "xb": xb, "image": image, "buf": buf}
+        if ov is None:
+            self._build_overview(band, width, height)
         p.save()
         p.resetTransform()
         p.drawImage(QPointF(t.map(QPointF(xa, 0.0)).x(), dev.top()), image)
         p.restore()
+
+    def _build_overview(self, band, width: int, height: int) -> None:
+        """The band's whole-video strip, one view width wide, when this repaint's render budget
+        allows (else in a later repaint)."""
+        if not BUDGET.available():
+            BUDGET.retry(self.update)
+            return
+        with BUDGET.charge():
+            image, buf = self._strip(band, 0.0, self.duration, width, height)
+        self._strip_cache[(band, "overview")] = {"view": (0.0, self.duration, width, height),
+                                                 "xa": 0.0, "xb": self.duration, "image": image, "buf": buf}
 
     def _settle_timer(self) -> QTimer:
         if self._settle is None:
@@ -415,31 +462,120 @@ class SegmentLane(pg.GraphicsObject):
         self._rebuild_now = True
         self.update()
 
+    def _paint_vector(self, p, band, x0, x1, pw, y0, h, hide):
+        """Few segments in view (<= RASTER_ABOVE): rectangles, drawn into an image of the view
+        plus STRIP_MARGIN view-widths each side when the view is at rest (built for a view that
+        was painted before, or when the settle timer fires). A repaint of the same view is one
+        blit; while the view moves the image is drawn stretched into place (a pan: moved 1:1,
+        exact) as long as it covers the view; where it does not, the visible segments are drawn
+        directly (a few rectangles) and the image is rebuilt once the view is still. The
+        segment `hide` (being dragged: drawn as the preview) is left out."""
+        t = p.transform()
+        dev = t.mapRect(QRectF(x0, y0, x1 - x0, h)).toAlignedRect()
+        width, height = dev.width(), dev.height()
+        if width <= 0 or height <= 0:
+            return
+        key = (band, "vector")
+        cached = self._strip_cache.get(key)
+        view = (x0, x1, width, height)
+        valid = cached is not None and cached["hide"] == hide and cached["view"][3] == height
+        if valid and cached["view"] == view:
+            self._blit(p, t, cached["xa"], dev.top(), cached["image"])
+            return
+        if valid and not self._rebuild_now and cached["xa"] <= x0 and cached["xb"] >= x1:
+            draw_image_span(p, t, cached["image"], cached["xa"], cached["xb"], dev.top(), x0, x1)
+            self._moved(key, view)
+            return
+        at_rest = self._rebuild_now or self._painted_view == (x0, x1)
+        if at_rest and not BUDGET.available():   # this repaint's budget is spent: the next one
+            BUDGET.retry(self._settled)
+        elif at_rest:                            # (re)build the image
+            # the image spans whole device pixels and is drawn with the view's own transform
+            # shifted by whole pixels, so its blit is pixel-identical to drawing directly
+            margin = STRIP_MARGIN * width
+            left = math.floor(dev.left() - margin)
+            full = max(1, int(math.ceil(dev.right() + 1 + margin)) - left)
+            inverse = t.inverted()[0]
+            xa, xb = inverse.map(QPointF(left, 0.0)).x(), inverse.map(QPointF(left + full, 0.0)).x()
+            with BUDGET.charge():
+                image = QImage(full, height, QImage.Format.Format_ARGB32_Premultiplied)
+                image.fill(0)
+                q = QPainter(image)
+                q.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                q.setTransform(t * QTransform.fromTranslate(-left, -dev.top()))  # device -> image px
+                self._draw_segments(q, band, xa, xb, pw, y0, h, hide)
+                q.end()
+            self._strip_cache[key] = {"view": view, "xa": xa, "xb": xb, "image": image, "hide": hide}
+            self._moving.pop(key, None)
+            self._blit(p, t, xa, dev.top(), image)
+            return
+        self._draw_segments(p, band, x0, x1, pw, y0, h, hide)
+        self._moved(key, view)
+
+    def _draw_segments(self, p, band, xa, xb, pw, y0, h, hide):
+        """The band's segments overlapping [xa, xb] (but `hide`) as rectangles, pw s per pixel."""
+        st, en, sc, kd, ids, max_end = self._bands[band]
+        a = int(max_end.searchsorted(xa, side="right"))
+        b = int(st.searchsorted(xb, side="left"))
+        if b <= a:
+            return
+        st, en, sc, kd = st[a:b], en[a:b], sc[a:b], kd[a:b]
+        if hide is not None:
+            keep = ids[a:b] != hide
+            st, en, sc, kd = st[keep], en[keep], sc[keep], kd[keep]
+        if band == "predicted":
+            self._paint_predicted(p, st, en, sc, pw, y0, h)
+        else:
+            self._paint_human(p, st, en, kd, pw, y0, h)
+
+    def _moved(self, key, view) -> None:
+        """A stale image (or a direct paint) was shown for `view`: a NEW view restarts the wait
+        for stillness; repaints of a still view (the playhead moving) must not postpone it."""
+        if self._moving.get(key) != view:
+            self._moving[key] = view
+            self._settle_timer().start()
+
+    @staticmethod
+    def _blit(p, t, xa: float, top: int, image: QImage) -> None:
+        """An image made in device pixels, drawn 1:1 with its left edge at time `xa`."""
+        p.save()
+        p.resetTransform()
+        p.drawImage(QPointF(t.map(QPointF(xa, 0.0)).x(), top), image)
+        p.restore()
+
     def _paint_predicted(self, p, starts, ends, scores, pw, y0, h):
-        widths = np.maximum(ends - starts, pw)  # never thinner than a pixel
-        level = np.clip((np.where(np.isnan(scores), 1.0, scores) * _ALPHA_LEVELS).astype(int),
-                        0, _ALPHA_LEVELS - 1)
+        """Few segments (<= RASTER_ABOVE): one drawRects per opacity level. Plain Python over
+        the few visible ones: numpy's per-call overhead would cost more than the loop."""
+        top = _ALPHA_LEVELS - 1
+        rects: dict[int, list[QRectF]] = {}
+        for s, e, sc in zip(starts.tolist(), ends.tolist(), scores.tolist()):
+            lv = top if sc != sc else min(max(int(sc * _ALPHA_LEVELS), 0), top)  # nan: opaque
+            rects.setdefault(lv, []).append(QRectF(s, y0, max(e - s, pw), h))  # >= 1 pixel wide
         p.setPen(Qt.PenStyle.NoPen)
-        rects: list[list[QRectF]] = [[] for _ in range(_ALPHA_LEVELS)]
-        for lv, s, w in zip(level.tolist(), starts.tolist(), widths.tolist()):
-            rects[lv].append(QRectF(s, y0, w, h))
-        for lv, group in enumerate(rects):
-            if group:
-                p.setBrush(self._level_brushes[lv])
-                p.drawRects(group)
+        for lv in sorted(rects):
+            p.setBrush(self._level_brushes[lv])
+            p.drawRects(rects[lv])
 
     def _paint_human(self, p, starts, ends, kinds, pw, y0, h):
         """A frame in the provenance colour around a class-coloured fill, both drawn as plain
-        filled rectangles (stroked wide or dashed pens are the slow path of the raster engine)."""
+        filled rectangles (stroked wide or dashed pens are the slow path of the raster engine).
+        Plain Python over the few visible segments: numpy's per-call overhead costs more."""
         ph = 1.0 / max(1e-9, abs(p.transform().m22()))  # data units per device pixel (y)
         by = 2 * ph  # frame thickness: 2 px
         outer: dict[int, list[QRectF]] = {}
         inner: list[QRectF] = []
+        yi, hi = y0 + by, h - 2 * by
+        pw2 = 2 * pw
         for s, e, k in zip(starts.tolist(), ends.tolist(), kinds.tolist()):
-            w = max(e - s, pw)
-            outer.setdefault(k, []).append(QRectF(s, y0, w, h))
-            bx = min(2 * pw, 0.25 * w)
-            inner.append(QRectF(s + bx, y0 + by, w - 2 * bx, h - 2 * by))
+            w = e - s
+            if w < pw:
+                w = pw
+            bx = 0.25 * w if 0.25 * w < pw2 else pw2
+            rects = outer.get(k)
+            if rects is None:
+                rects = outer[k] = []
+            rects.append(QRectF(s, y0, w, h))
+            inner.append(QRectF(s + bx, yi, w - 2 * bx, hi))
         p.setPen(Qt.PenStyle.NoPen)
         for k, rects in outer.items():
             p.setBrush(_OUTLINE_BRUSH[k])

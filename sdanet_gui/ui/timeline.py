@@ -27,10 +27,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 from . import theme
+from .render_budget import BUDGET
 from .score_curves import ScoreCurves
 from .segment_lane import SegmentLane
+from .time_axis import TimeAxis
 
 HEATMAP_ABOVE = 25
 SCORE_RANGE = (0.0, 1.0)  # the score lane's fixed y range: display_scores and attention units
@@ -116,14 +119,19 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
 
         self.score_plot = self.addPlot(row=0, col=0, viewBox=TimeViewBox(scrub=True))
         self.heat_plot = self.addPlot(row=1, col=0, viewBox=TimeViewBox(scrub=True))
-        self.lane_plot = self.addPlot(row=2, col=0, viewBox=TimeViewBox(scrub=False))
+        self.lane_plot = self.addPlot(row=2, col=0, viewBox=TimeViewBox(scrub=False),
+                                      axisItems={"bottom": TimeAxis("bottom")})  # cheap per-frame ticks
         for plot in (self.score_plot, self.heat_plot, self.lane_plot):
             plot.hideButtons()
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(AXIS_WIDTH)
+            # the y axes (score scale, class names) do not change while x pans or zooms: Qt
+            # keeps each as a pixmap, so a frame blits it instead of redrawing 20+ labels
+            plot.getAxis("left").setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.vb.disableAutoRange()
             plot.vb.seek_requested.connect(self._seek_from_view)
-            for axis in ("left", "bottom"):  # fixed units: no label re-layout on every pan
+            # fixed units: no label re-layout on every pan (hidden axes too: they follow the view)
+            for axis in ("left", "bottom", "top", "right"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
             if plot is not self.lane_plot:
                 plot.hideAxis("bottom")  # one time axis, at the bottom; hidden axes cost nothing
@@ -160,7 +168,12 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.set_duration(1.0)
         theme.follow(self)  # light / dark with the system, now and when it changes
 
+    def paintEvent(self, event):  # noqa: N802 (Qt naming)
+        BUDGET.reset()  # each repaint may spend render_budget.TURN_BUDGET_MS on re-rendering
+        super().paintEvent(event)
+
     # --- configuration ---------------------------------------------------------------------------
+
     def set_duration(self, duration: float, snap: Callable[[float], float] | None = None,
                      min_length: float | None = None) -> None:
         """The video's length (s); `snap` rounds a time to a frame boundary; `min_length` = 1 frame."""
@@ -263,6 +276,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self._rebuild_curves()
         self._update_layout()
         self.no_scores_label.setVisible(True)
+        self._place_no_scores_label()
 
     def set_previous_caption(self, text: str | None) -> None:
         """Name the previous model version whose predictions the lanes show above the active
@@ -272,10 +286,14 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self._place_previous_caption()
 
     def _place_previous_caption(self, *_):
+        if not self.previous_caption.isVisible():  # placed when shown (set_previous_caption)
+            return
         lo, hi = self.x_range()
         self.previous_caption.setPos(hi, max(len(self.lanes), 1))
 
     def _place_no_scores_label(self, *_):
+        if not self.no_scores_label.isVisible():  # placed again when shown (clear_scores)
+            return
         lo, hi = self.x_range()
         self.no_scores_label.setPos((lo + hi) / 2, 0.5)
 
