@@ -52,6 +52,11 @@ class DecordBackend:
         else:
             self._vr.seek_accurate(index)
 
+    @property
+    def next_index(self) -> int | None:
+        """The frame `next()` returns without a seek (None: position unknown)."""
+        return self._next
+
     def decode(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
         """RGB uint8 [H, W, 3] of frame `index`, rotation applied; written into `out` (a C-contiguous
         uint8 array of that shape, e.g. a recycled cache buffer) when given."""

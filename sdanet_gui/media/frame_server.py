@@ -11,7 +11,8 @@ Two ways of decoding:
 - Full size (no display size given, or the video fits in it): frames come from the reader
   (`VideoReader.frame`, shared cache). When idle it reads ahead: while playing, up to
   `read_ahead_s` of upcoming frames (scaled by the speed); when paused, the neighbourhood of the
-  shown frame (forward, then backward where a keyframe is near enough).
+  shown frame (`paused_read_back_s` before it, `paused_read_ahead_s` after it; both 5 s by
+  default), GOP by GOP outward as described next.
 - Display size (the player said how big its widget is and the video is larger): a PyAV decoder of
   the server's own (display_decoder.py) decodes straight to widget-size RGB into the reader's
   cache under keys (index, w, h). A scrubbing user drags the playhead NEAR the shown frame, so
@@ -46,14 +47,15 @@ log = logging.getLogger(__name__)
 FrameCallback = Callable[[int, np.ndarray], None]
 ErrorCallback = Callable[[int, BaseException], None]
 MAX_BACK_SEEK_S = 2.0
-SCRUB_RADIUS_S = 5.0        # display size, paused: decode this far each side (cache permitting)
+SCRUB_RADIUS_S = 5.0        # paused: decode this far each side of the shown frame (cache permitting)
 DECODE_TIMEOUT_S = 10.0
 
 
 class FrameServer:
     def __init__(self, reader: VideoReader, on_frame: FrameCallback | None = None, *,
                  on_error: ErrorCallback | None = None, read_ahead_s: float = 1.0,
-                 paused_read_ahead_s: float = 1.0, paused_read_back_s: float = 1.0,
+                 paused_read_ahead_s: float = SCRUB_RADIUS_S,
+                 paused_read_back_s: float = SCRUB_RADIUS_S,
                  display_size: tuple[int, int] | None = None,
                  scrub_radius_s: float = SCRUB_RADIUS_S,
                  decode_timeout_s: float = DECODE_TIMEOUT_S, decoder_threads: int = 0,
@@ -189,30 +191,53 @@ class FrameServer:
         """Full size: the next frame worth decoding while nothing is asked, or None.
 
         Playing: the next `read_ahead_s * speed` seconds after the last served frame. Paused: the
-        next `paused_read_ahead_s`, then the `paused_read_back_s` before it (decoded in ascending
-        order, so one seek serves the whole stretch). Never more than half the cache holds.
+        `paused_read_back_s` before the shown frame and the `paused_read_ahead_s` after it, walked
+        GOP by GOP outward (`_neighbourhood_target`). Playing: never more than half the cache
+        holds; paused: at most 45 % of it each side.
         """
         start = self._ahead_from
         if start is None:
             return None
         fps = self.reader.average_fps or 25.0
-        capacity = self.reader.cache.max_bytes // max(1, self.reader.frame_bytes) // 2
-        ahead_s = self.read_ahead_s * self._speed if self._playing else self.paused_read_ahead_s
-        ahead = min(int(round(ahead_s * fps)), capacity)
-        last = min(self.reader.frame_count - 1, start + ahead)
+        capacity = self.reader.cache.max_bytes // max(1, self.reader.frame_bytes)
         cache = self.reader.cache
-        for j in range(start + 1, last + 1):
-            if j not in cache:
-                return j
         if self._playing:
+            ahead = min(int(round(self.read_ahead_s * self._speed * fps)), capacity // 2)
+            for j in range(start + 1, min(self.reader.frame_count - 1, start + ahead) + 1):
+                if j not in cache:
+                    return j
             return None
-        back = min(int(round(self.paused_read_back_s * fps)), max(0, capacity - ahead))
-        lo = max(0, start - back)
-        if lo - self.reader.keyframe_before(lo) > MAX_BACK_SEEK_S * fps:
-            return None   # one seek there would block the next request too long (sparse keyframes)
-        for j in range(lo, start):
-            if j not in cache:
-                return j
+        side = int(capacity * 0.45)          # as at display size: the cache keeps both sides
+        ahead = min(int(round(self.paused_read_ahead_s * fps)), side)
+        back = min(int(round(self.paused_read_back_s * fps)), side)
+        return self._neighbourhood_target(start, start - back, start + ahead, lambda j: j,
+                                          self.reader.can_continue_to)
+
+    def _keep_newest(self, s: int, lo: int, hi: int, key) -> None:
+        """The frames of the neighbourhood [lo, hi] become the most recently used in the cache,
+        nearest to `s` newest (once per shown frame and size), so decoding elsewhere evicts
+        other frames first."""
+        self._window = (lo, hi)
+        if self._touched != (s, key(s)):
+            self._touched = (s, key(s))
+            self.reader.cache.touch(key(j) for j in sorted(range(lo, hi + 1), key=lambda j: -abs(j - s)))
+
+    def _neighbourhood_target(self, s: int, lo: int, hi: int, key, can_continue) -> int | None:
+        """Paused: the next frame of [lo, hi] around the shown frame `s` that is not cached
+        (cache key `key(j)`), in the order of `_stretches`; a stretch whose first missing frame
+        lies far past its keyframe (MAX_BACK_SEEK_S) and that the decoder cannot reach by going
+        on is passed over: one seek there would make the next request wait too long. Keeps the
+        neighbourhood the most recently used part of the cache."""
+        reader, cache = self.reader, self.reader.cache
+        lo, hi = max(0, lo), min(reader.frame_count - 1, hi)
+        self._keep_newest(s, lo, hi, key)
+        max_back = MAX_BACK_SEEK_S * (reader.average_fps or 25.0)
+        for a, b in self._stretches(s, lo, hi):
+            for j in range(a, b + 1):
+                if key(j) not in cache:
+                    if can_continue(j) or j - reader.keyframe_before(j) <= max_back:
+                        return j
+                    break
         return None
 
     def _stretches(self, s: int, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -255,14 +280,10 @@ class FrameServer:
                     return j
             return None
         r = min(int(round(self.scrub_radius_s * fps)), int(capacity * 0.45))
-        lo, hi = max(0, s - r), min(n - 1, s + r)
-        self._window = (lo, hi)
-        if self._touched != (s, size):            # keep the neighbourhood the newest in the LRU
-            self._touched = (s, size)
-            order = sorted(range(lo, hi + 1), key=lambda j: -abs(j - s))
-            cache.touch(self._key(j, size) for j in order)
         dec = self._display
         nxt = None if dec is None else dec.next_index
+        lo, hi = max(0, s - r), min(n - 1, s + r)
+        self._keep_newest(s, lo, hi, lambda j: self._key(j, size))
         if nxt is not None and lo <= nxt <= hi:
             # first the frames the decoder reaches by going on: every one decoded is new, while a
             # seek elsewhere re-decodes the cached start of that GOP before it gets anywhere new
@@ -272,15 +293,9 @@ class FrameServer:
             for j in range(nxt, end + 1):
                 if self._key(j, size) not in cache:
                     return j
-        max_back = MAX_BACK_SEEK_S * fps
-        for a, b in self._stretches(s, lo, hi):
-            for j in range(a, b + 1):
-                if self._key(j, size) not in cache:
-                    if (dec is not None and dec.can_continue_to(j)) or \
-                            j - reader.keyframe_before(j) <= max_back:
-                        return j
-                    break        # far from its keyframe: one seek there would block too long
-        return None
+        return self._neighbourhood_target(
+            s, lo, hi, lambda j: self._key(j, size),
+            lambda j: dec is not None and dec.can_continue_to(j))
 
     def _active_size(self) -> tuple[int, int] | None:
         return None if self.display_failed else self._display_size
@@ -342,7 +357,7 @@ class FrameServer:
             if size is None:
                 self._decoding(index)
                 try:
-                    frame = self.reader.frame(index)
+                    frame = self._full_size_frame(index)
                 finally:
                     self._decoding(None)
             else:
@@ -363,6 +378,24 @@ class FrameServer:
                 self.on_frame(index, frame)
             except Exception:  # noqa: BLE001 - a bug in the consumer must not kill the server
                 log.exception("on_frame callback failed for frame %d", index)
+
+    def _full_size_frame(self, index: int) -> np.ndarray:
+        """Full size: frame `index`. Paused and a little BEFORE the frame shown last (a playhead
+        dragged backwards), the frames the decoder passes on its way from the keyframe (up to
+        `paused_read_back_s` before `index`) are cached too: converting them costs little next
+        to decoding them, and the drag asks for exactly those next (without this, each of its
+        requests decoded the GOP again: 83 % cache hits, p95 117 ms on chaplin.mp4 in
+        benchmarks/media.py's drag). A seek elsewhere (a click) gets only its frame, at once."""
+        reader = self.reader
+        last = self._last_served
+        fps = reader.average_fps or 25.0
+        if self._playing or index in reader.cache or last is None or \
+                not 0 < last - index <= MAX_BACK_SEEK_S * fps:
+            return reader.frame(index)
+        side = int(reader.cache.max_bytes // max(1, reader.frame_bytes) * 0.45)
+        first = max(reader.keyframe_before(index), index - min(int(round(self.paused_read_back_s * fps)), side))
+        reader.fill(range(first, index + 1))
+        return reader.frame(index)
 
     def _walk_to(self, index: int, size: tuple[int, int]) -> tuple[int, np.ndarray | None]:
         """Decode at display size up to frame `index`, caching every frame passed; switch to a

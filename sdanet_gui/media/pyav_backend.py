@@ -40,6 +40,16 @@ class PyAVBackend:
         self._last_index = None   # output position of that frame (packed B-frame streams)
         self.seeks = 0
 
+    @property
+    def next_index(self) -> int | None:
+        """The frame the live decode yields next without a seek (None: a seek comes first)."""
+        if self._frames is None:
+            return None
+        if self.info.packed_b_frames:
+            return None if self._last_index is None else self._last_index + 1
+        last = self._index_of.get(int(self._last_pts)) if self._last_pts is not None else None
+        return None if last is None else last + 1
+
     def _keyframe_before(self, pts: int) -> int:
         keys = self.info.keyframe_pts
         at = int(np.searchsorted(keys, pts, side="right")) - 1

@@ -105,6 +105,13 @@ class VideoReader:
         at = int(np.searchsorted(self._key_index, int(index), side="right")) - 1
         return int(self._key_index[max(at, 0)])
 
+    def can_continue_to(self, index: int) -> bool:
+        """True if the decoder reaches frame `index` by decoding on from where it stands, without
+        a seek and without passing a keyframe (a read-ahead can walk there cheaply)."""
+        decoder = self._decoder
+        nxt = getattr(decoder, "next_index", None) if decoder is not None else None
+        return nxt is not None and self.keyframe_before(index) <= nxt <= int(index)
+
     # --- frames --------------------------------------------------------------------------------
     def _check(self, index) -> int:
         i = int(index)
@@ -146,6 +153,11 @@ class VideoReader:
             return False
         self.frame(i)
         return True
+
+    def fill(self, indices: Iterable[int] | range) -> None:
+        """Decode the given frames into the cache in one forward pass (those not there yet)."""
+        for _ in self._gather(sorted({self._check(i) for i in indices})):
+            pass
 
     def frames(self, indices: Iterable[int] | range) -> np.ndarray:
         """RGB uint8 [N, H, W, 3] of the given frames, in the order asked."""

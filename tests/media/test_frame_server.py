@@ -93,6 +93,40 @@ def test_no_backward_read_ahead_where_keyframes_are_too_far_apart(reader, wait_f
         assert not any(i in reader.cache for i in range(110, 120))
 
 
+def test_paused_by_default_a_long_gop_is_read_from_its_keyframe_so_a_backward_drag_hits(reader, wait_for):
+    """chaplin.mp4 has one keyframe: with the default 5-s neighbourhood the walk back starts AT
+    that keyframe (no wasted decoding), so the frames before the shown one become cached and a
+    drag backwards is served from the cache."""
+    with FrameServer(reader) as server:
+        server.request(120)
+        assert wait_for(lambda: all(i in reader.cache for i in range(0, 241)), timeout=20)
+        decoded = reader.decoded_frames
+        for i in range(119, 60, -3):                      # the playhead dragged backwards
+            assert server.show(i) is not None, f"frame {i} not cached"
+        assert reader.decoded_frames == decoded
+
+
+def test_a_request_just_behind_the_shown_frame_caches_what_the_decoder_passes(reader, wait_for):
+    """Dragging backwards in chaplin.mp4 (one keyframe): the read-ahead does not walk back 70
+    frames from the keyframe for 2 s of neighbourhood, but a request 2 frames behind the shown
+    one caches the 2 s the decoder passes anyway, so the rest of the drag is served from the
+    cache; a far seek (a click) decodes only its own frame."""
+    with FrameServer(reader, paused_read_ahead_s=0, paused_read_back_s=2.0) as server:
+        server.request(120)
+        assert wait_for(lambda: server.last_served == 120)
+        time.sleep(0.1)
+        assert not any(i in reader.cache for i in range(68, 118))   # the walk does not go back
+        server.request(118)
+        assert wait_for(lambda: server.last_served == 118)
+        assert all(i in reader.cache for i in range(68, 119))
+        decoded = reader.decoded_frames
+        assert all(server.show(i) is not None for i in range(116, 68, -2))
+        assert reader.decoded_frames == decoded
+        server.request(230)                                          # a click far ahead
+        assert wait_for(lambda: server.last_served == 230)
+        assert not any(i in reader.cache for i in range(180, 229))
+
+
 def test_errors_reach_on_error_and_the_server_lives_on(video_dir, wait_for):
     errors = []
     with open_video(video_dir / "decord__video_0.mov") as r:
