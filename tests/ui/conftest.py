@@ -10,6 +10,19 @@ import pytest
 DEMO = "mmaction2__demo.mp4"  # 280 frames, 28 fps, 10 s, 340x256
 
 
+def write_wrong_features(path: Path) -> Path:
+    """A real feature file of 64-d features (32 rgb + 32 flow) for video `path.stem`: what no
+    checkpoint of the tests fits."""
+    import numpy as np
+
+    from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
+    from sdanet_gui.data.units import FeatureSpec
+
+    write_feature_file(path, FeatureFile(path.stem, np.zeros((20, 64), np.float32),
+                                         FeatureSpec(modalities=(("rgb", 32), ("flow", 32)))))
+    return path
+
+
 @pytest.fixture
 def demo_video(shared_data):
     return shared_data / "videos" / DEMO

@@ -180,8 +180,9 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     qtbot.waitUntil(lambda: all(project.predicted_segments(v, new.id) for v in DEMO_VIDEOS),
                     timeout=CHILD_TIMEOUT_MS)
     # and the result dialog offers the way back: the base version is active again, nothing deleted
+    # (at once, or as soon as the re-scoring run's last message has arrived)
     qtbot.mouseClick(result.rollback_button, Qt.MouseButton.LeftButton)
-    assert project.active_model_version().id == base.id
+    qtbot.waitUntil(lambda: project.active_model_version().id == base.id, timeout=CHILD_TIMEOUT_MS)
     assert [v.id for v in project.model_versions()] == [base.id, new.id]
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from sdanet_gui.bundled import resource_files
 
+from .conftest import write_wrong_features
+
 DEMO = Path(str(resource_files() / "demo"))
 CLASSES = ["Flash", "Slide", "Grow", "Spin"]
 
@@ -48,16 +50,9 @@ def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, win
 
 
 def test_a_checkpoint_that_does_not_fit_the_features_is_reported(qtbot, window, checkpoint, tmp_path, monkeypatch):
-    import numpy as np
-
-    from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
-    from sdanet_gui.data.units import FeatureSpec
-
     errors = []
     monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
-    wrong = tmp_path / "demo_1.h5"
-    write_feature_file(wrong, FeatureFile("demo_1", np.zeros((20, 64), np.float32),
-                                          FeatureSpec(modalities=(("rgb", 32), ("flow", 32)))))
+    wrong = write_wrong_features(tmp_path / "demo_1.h5")
     window.score(checkpoint, {"demo_1": wrong})
     qtbot.waitUntil(lambda: bool(errors), timeout=60000)
     assert "demo_1.h5" in errors[0] and "expects [T, 256]" in errors[0]

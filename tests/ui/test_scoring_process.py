@@ -17,6 +17,8 @@ import pytest
 
 from sdanet_gui.bundled import model_files, resource_files
 
+from .conftest import write_wrong_features
+
 FEATURES = Path(str(resource_files() / "demo" / "features"))
 DEMO_FEATURES = {p.stem: p for p in sorted(FEATURES.glob("*.h5"))}
 
@@ -162,12 +164,7 @@ def test_a_second_run_reuses_the_child_and_matches_in_process_scoring(qtbot, wor
 
 
 def test_wrong_shaped_features_give_the_message_naming_the_file(qtbot, worker, demo_checkpoint, tmp_path):
-    from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
-    from sdanet_gui.data.units import FeatureSpec
-
-    wrong = tmp_path / "wrong_video.h5"
-    write_feature_file(wrong, FeatureFile("wrong_video", np.zeros((20, 64), np.float32),
-                                          FeatureSpec(modalities=(("rgb", 32), ("flow", 32)))))
+    wrong = write_wrong_features(tmp_path / "wrong_video.h5")
     run = _score(qtbot, worker, demo_checkpoint, {"demo_1": DEMO_FEATURES["demo_1"], "wrong_video": wrong})
     assert [r.name for r in run.results] == ["demo_1"]          # sorted: demo_1 came first
     assert len(run.errors) == 1
@@ -203,14 +200,9 @@ def test_a_killed_child_fails_the_run_clearly_and_the_next_run_spawns_a_new_one(
 
 
 def test_closing_the_window_stops_its_scoring_child(qtbot, window, demo_checkpoint, tmp_path, monkeypatch):
-    from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
-    from sdanet_gui.data.units import FeatureSpec
-
     errors = []
     monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
-    wrong = tmp_path / "demo_1.h5"
-    write_feature_file(wrong, FeatureFile("demo_1", np.zeros((20, 64), np.float32),
-                                          FeatureSpec(modalities=(("rgb", 32), ("flow", 32)))))
+    wrong = write_wrong_features(tmp_path / "demo_1.h5")
     window.score(demo_checkpoint, {"demo_1": wrong})
     qtbot.waitUntil(lambda: bool(errors) and not window._scoring.busy(), timeout=60000)
     pid = window._scoring.pid
