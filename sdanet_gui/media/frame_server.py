@@ -393,7 +393,8 @@ class FrameServer:
                 not 0 < last - index <= MAX_BACK_SEEK_S * fps:
             return reader.frame(index)
         side = int(reader.cache.max_bytes // max(1, reader.frame_bytes) * 0.45)
-        first = max(reader.keyframe_before(index), index - min(int(round(self.paused_read_back_s * fps)), side))
+        back = min(int(round(self.paused_read_back_s * fps)), side)
+        first = max(reader.keyframe_before(index), index - back)
         reader.fill(range(first, index + 1))
         return reader.frame(index)
 

@@ -15,7 +15,8 @@ close, the application's aboutToQuit). A child that dies (killed, crashed) ends 
 the next run spawns a fresh one.
 
 One relay thread per worker (a plain Python thread, started by the first run; not the UI
-thread) spawns the child when needed and waits on its pipe; it only relays messages. The worker never touches the project store (its SQLite
+thread) spawns the child when needed and waits on its pipe; it only relays messages, handing
+results to the UI thread one at a time. The worker never touches the project store (its SQLite
 connection belongs to the UI thread): the window writes the predictions it receives.
 """
 
