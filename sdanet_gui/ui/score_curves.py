@@ -14,8 +14,10 @@ the old image does not reach (a pan past its margin), a coarse overview of the w
 view width of pixels, rendered once per data or height change, at rest) is shown stretched, so no
 pan or zoom frame waits for a costly rendering (benchmarks/ui.py: a rendering of 20 noisy curves at
 1/10 of a 3.5 h video takes 20-40 ms; a frame's budget is 16 ms); at deep zoom (at most
-EXACT_WHILE_MOVING snippets to draw) rendering exactly is cheaper than that and is done. Wide pens are drawn as 1-pixel
-strokes composited one row apart (see hairline_strokes). Data: times [T] seconds, values [T, K]
+EXACT_WHILE_MOVING snippets to draw) rendering exactly is cheaper than that and is done. At rest
+the view itself is rendered first; its margins and the overview follow in later repaints, as the
+render budget allows (render_budget.py), so no single repaint stalls the UI thread. Wide pens are
+drawn as 1-pixel strokes composited one row apart (see hairline_strokes). Data: times [T] seconds, values [T, K]
 in 0..1. It only draws; it never decides what a score means.
 """
 

@@ -15,7 +15,8 @@ merged with numpy from a per-lane time-bin table), few as rectangles. A repaint 
 (the playhead moving) is one blit per band; while the view moves the image is drawn moved or
 stretched into place, and where it does not reach: a sparse band draws its few visible rectangles
 directly, a dense band shows its whole-video strip; the images are rebuilt once the view has been
-still for SETTLE_MS. Hit-testing always uses the exact segment times, whatever was painted.
+still for SETTLE_MS, as far as each repaint's render budget allows (render_budget.py: the rest in
+the next repaints). Hit-testing always uses the exact segment times, whatever was painted.
 """
 
 from __future__ import annotations
