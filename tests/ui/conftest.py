@@ -10,6 +10,23 @@ import pytest
 DEMO = "mmaction2__demo.mp4"  # 280 frames, 28 fps, 10 s, 340x256
 
 
+def show_timeline(qtbot, duration: float, times, scores):
+    """A shown 1000x420 TimelineWidget of three classes with `scores` [T, 3] at `times` [T] s
+    (attention: their max) and threshold 0.5."""
+    from sdanet_gui.ui.timeline import TimelineWidget
+
+    w = TimelineWidget()
+    qtbot.addWidget(w)
+    w.resize(1000, 420)
+    w.set_duration(duration)
+    w.set_classes(["jump", "run", "throw"])
+    w.set_scores(times, scores, scores.max(1))
+    w.set_thresholds(0.5)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
 def write_wrong_features(path: Path) -> Path:
     """A real feature file of 64-d features (32 rgb + 32 flow) for video `path.stem`: what no
     checkpoint of the tests fits."""

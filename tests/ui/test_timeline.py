@@ -10,23 +10,14 @@ from PySide6.QtCore import Qt
 from sdanet_gui.ui.segment_lane import ADDED, PREDICTED, SegmentLane
 from sdanet_gui.ui.timeline import CURVES_WITH_HEATMAP, HEATMAP_ABOVE, TimelineWidget
 
+from .conftest import show_timeline
 from .mouse import click, drag, wheel
 
 
 @pytest.fixture
 def timeline(qtbot):
-    w = TimelineWidget()
-    qtbot.addWidget(w)
-    w.resize(1000, 420)
-    w.set_duration(100.0)
-    w.set_classes(["jump", "run", "throw"])
     t = np.arange(500) * 0.2
-    scores = np.stack([np.exp(-((t - c) / 5) ** 2) for c in (20, 50, 80)], 1)
-    w.set_scores(t, scores, scores.max(1))
-    w.set_thresholds(0.5)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return show_timeline(qtbot, 100.0, t, np.stack([np.exp(-((t - c) / 5) ** 2) for c in (20, 50, 80)], 1))
 
 
 def test_click_on_score_lane_seeks_to_that_time(qtbot, timeline):

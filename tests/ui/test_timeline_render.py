@@ -16,24 +16,15 @@ from sdanet_gui.ui.segment_lane import ADDED, CONFIRMED, EDITED, PREDICTED, Segm
 from sdanet_gui.ui.time_axis import TimeAxis
 from sdanet_gui.ui.timeline import TimelineWidget
 
+from .conftest import show_timeline
 from .mouse import click
 
 
 @pytest.fixture
 def timeline(qtbot):
-    w = TimelineWidget()
-    qtbot.addWidget(w)
-    w.resize(1000, 420)
-    w.set_duration(1000.0)
-    w.set_classes(["jump", "run", "throw"])
-    t = np.arange(5000) * 0.2
-    rng = np.random.default_rng(3)
-    scores = np.clip(rng.normal(0.4, 0.25, (5000, 3)), 0, 1)  # noisy: many vertices per pixel
-    w.set_scores(t, scores, scores.max(1))
-    w.set_thresholds(0.5)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    # noisy: many vertices per pixel
+    scores = np.clip(np.random.default_rng(3).normal(0.4, 0.25, (5000, 3)), 0, 1)
+    return show_timeline(qtbot, 1000.0, np.arange(5000) * 0.2, scores)
 
 
 def _still(app, seconds: float = 0.15) -> None:
