@@ -40,45 +40,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sdanet_gui.ui.event_loop import process_until
+from sdanet_gui.ui.event_loop import GapProbe, process_until
 
 # The material is the GUI test's (tests/ui/test_finetune_gui.py): the bundled demo videos with
 # their features, every demo segment added by a human, each video reviewed, the demo checkpoint
 # as the model version (plus one unreviewed video without features, which the dialog leaves out).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
 from test_finetune_gui import make_demo_project  # noqa: E402
-
-
-class StallMeter:
-    """A 5 ms QTimer; the longest gap between its firings is the longest UI-thread stall."""
-
-    def __init__(self, interval_ms: int = 5):
-        from PySide6.QtCore import Qt, QTimer
-
-        self.timer = QTimer()
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self._tick)
-        self.last = None
-        self.gaps: list[tuple[float, float]] = []
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        if self.last is not None:
-            self.gaps.append((now, now - self.last))   # (when the gap ended, its length)
-        self.last = now
-
-    def start(self) -> None:
-        self.gaps, self.last = [], None
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def longest(self, start: float = -float("inf"), end: float = float("inf")) -> tuple[float, float]:
-        """(longest gap, when it ended) among the gaps that ended within [start, end]."""
-        inside = [(g, t) for t, g in self.gaps if start <= t <= end]
-        return max(inside) if inside else (float("nan"), float("nan"))
 
 
 def last_progress(messages) -> dict:
@@ -104,11 +72,11 @@ def pump(app, condition, timeout: float, busy: list) -> bool:
 
 def idle_stall(app, seconds: float) -> float:
     """Longest UI stall (ms) of the open, idle window: what the machine's load alone causes."""
-    meter = StallMeter()
+    meter = GapProbe(5)
     meter.start()
     process_until(app, lambda: False, seconds)
     meter.stop()
-    return 1000 * meter.longest()[0]
+    return meter.longest()[0]
 
 
 def run_in_app(app, window, steps: int) -> tuple[dict, object]:
@@ -121,7 +89,7 @@ def run_in_app(app, window, steps: int) -> tuple[dict, object]:
     if dialog is None:
         raise SystemExit("the Fine-tune action opened no dialog (see the status bar / error dialog)")
     dialog.steps.setValue(steps)
-    meter, busy = StallMeter(), []
+    meter, busy = GapProbe(5), []
     meter.start()
     clicked = time.monotonic()
     QTest.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -148,8 +116,8 @@ def run_in_app(app, window, steps: int) -> tuple[dict, object]:
     cpu_overall, cpu_when = max(((c, w) for w, c in busy), default=(float("nan"), float("nan")))
     return {
         "snippets_per_s": float(progress["snippets_per_s"]),
-        "stall_ms": 1000 * training,
-        "stall_overall_ms": 1000 * overall,
+        "stall_ms": training,
+        "stall_overall_ms": overall,
         "stall_overall_at_s": when_o - clicked,
         "cpu_ms": 1000 * cpu_training,
         "cpu_overall_ms": 1000 * cpu_overall,

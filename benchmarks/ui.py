@@ -52,7 +52,7 @@ import time
 
 import numpy as np
 
-from sdanet_gui.ui.event_loop import process_until
+from sdanet_gui.ui.event_loop import GapProbe, process_until
 
 
 def build_timeline(classes: int, snippets: int):
@@ -229,8 +229,6 @@ def bench_drift(app, seconds: float) -> tuple[float, float, float]:
 def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) -> list[float]:
     """Event-loop gaps (ms) seen by a 5 ms timer while a real video plays at 1x with a full
     timeline (classes x snippets scores and lanes) following the playhead."""
-    from PySide6.QtCore import QTimer
-
     from sdanet_gui.media.reader import open_video
     from sdanet_gui.ui.review_view import ReviewView
 
@@ -251,27 +249,18 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
     view.timeline.set_duration(dur)
     dense.close()
     process_until(app, lambda: view.player.shown_frame == 0, 10)
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append((now - last[0]) * 1000)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    timer.start()
+    probe = GapProbe(5)
+    probe.start()
     process_until(app, lambda: False, seconds / 2)  # control: the same window, idle (machine noise)
-    idle, gaps[:] = list(gaps), []
-    last[0] = time.perf_counter()
+    idle = list(probe.wall)
+    probe.reset()
     view.player.play()
     process_until(app, lambda: False, seconds)
-    timer.stop()
+    probe.stop()
     view.player.pause()
     view.close_video()
     reader.close()
-    return gaps, idle
+    return probe.wall, idle
 
 
 def load() -> str:
@@ -291,38 +280,6 @@ def bench_launch(runs: int) -> list[float]:
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     startup.launch_once(env)  # warm the OS file cache; not counted
     return [startup.launch_once(env)[0] for _ in range(runs)]
-
-
-class GapProbe:
-    """A QTimer at `interval_ms`; records each gap between firings (ms) and the UI thread's CPU
-    time spent within it (ms): a long gap with little CPU is the OS or the GIL, with much CPU it
-    is work done in the UI thread."""
-
-    def __init__(self, interval_ms: int = 5):
-        from PySide6.QtCore import Qt, QTimer
-
-        self.gaps: list[float] = []
-        self.cpu: list[float] = []
-        self.timer = QTimer()
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self._tick)
-        self.reset()
-
-    def reset(self) -> None:
-        self.gaps, self.cpu = [], []
-        self._wall, self._cpu = time.perf_counter(), time.thread_time()
-
-    def _tick(self) -> None:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        self.gaps.append((wall - self._wall) * 1000)
-        self.cpu.append((cpu - self._cpu) * 1000)
-        self._wall, self._cpu = wall, cpu
-
-    def worst(self) -> tuple[float, float]:
-        """(longest gap ms, UI-thread CPU ms within that gap)."""
-        i = int(np.argmax(self.gaps))
-        return self.gaps[i], self.cpu[i]
 
 
 MIN_SCORING_RUNS = 3
@@ -348,9 +305,9 @@ def bench_scoring_stall(app, video: str, seconds: float) -> dict:
     name = w.project.video(w.current_video_id).name
     features = {name: feats / "demo_1.h5", "demo_2": feats / "demo_2.h5", "demo_3": feats / "demo_3.h5"}
     probe = GapProbe(5)
-    probe.timer.start()
+    probe.start()
     process_until(app, lambda: False, min(3.0, seconds / 3))  # idle control: same window, paused
-    idle = (list(probe.gaps), list(probe.cpu))
+    idle = (list(probe.wall), list(probe.cpu))
     runs = [0]
 
     def again():
@@ -366,12 +323,12 @@ def bench_scoring_stall(app, video: str, seconds: float) -> dict:
     runs[0] = 1
     w._scoring.finished.connect(again)
     first_done = [None]
-    w._scoring.finished.connect(lambda: first_done[0] is None and first_done.__setitem__(0, len(probe.gaps)))
+    w._scoring.finished.connect(lambda: first_done[0] is None and first_done.__setitem__(0, len(probe.wall)))
     process_until(app, lambda: time.monotonic() >= end and runs[0] >= MIN_SCORING_RUNS and not w._scoring.busy(),
                   seconds + 120)
-    probe.timer.stop()
+    probe.stop()
     w.review.player.pause()
-    gaps, cpu = probe.gaps, probe.cpu
+    gaps, cpu = probe.wall, probe.cpu
     k = first_done[0] or len(gaps)
     w.close()
     return {"gaps": gaps, "cpu": cpu, "idle": idle, "runs": runs[0], "first_run_ticks": k,

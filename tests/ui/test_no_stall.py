@@ -39,37 +39,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
+
+from sdanet_gui.ui.event_loop import GapProbe
 
 VIDEO = "video_features__v_ZNVhz7ctTq0.mp4"  # 14 s, 30 fps, 480x360 H.264
 INTERVAL_MS = 2
 BUDGET_MS = 50.0
-
-
-class GapProbe:
-    """Gaps between firings of a fine timer (ms, wall) and the UI thread's CPU in each (ms)."""
-
-    def __init__(self):
-        self.timer = QTimer()
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(INTERVAL_MS)
-        self.timer.timeout.connect(self._tick)
-        self.reset()
-
-    def reset(self) -> None:
-        self.wall, self.cpu, self.proc = [], [], []
-        self._w, self._c, self._p = time.perf_counter(), time.thread_time(), time.process_time()
-
-    def resume(self) -> None:
-        """Start the next gap now (after a calibration chunk, whose time is not a stall)."""
-        self._w, self._c, self._p = time.perf_counter(), time.thread_time(), time.process_time()
-
-    def _tick(self) -> None:
-        w, c, p = time.perf_counter(), time.thread_time(), time.process_time()
-        self.wall.append((w - self._w) * 1000)
-        self.cpu.append((c - self._c) * 1000)
-        self.proc.append((p - self._p) * 1000)  # all threads: diagnostic (GIL hold vs machine load)
-        self._w, self._c, self._p = w, c, p
 
 
 def chunk_ratio() -> float:
@@ -98,7 +74,7 @@ def busy_phase(qtbot, window, probe: GapProbe, checkpoint, features, seconds: fl
     runs, finished, ratios = [0], [0], []
 
     def calibrate():
-        probe._tick()  # the gap up to now counts; the chunk's own time does not
+        probe.tick()  # the gap up to now counts; the chunk's own time does not
         ratios.append(chunk_ratio())
         probe.resume()
         calibration.start()  # the next one 250 ms after this one ended
@@ -160,8 +136,8 @@ def test_the_ui_thread_does_not_stall_while_a_video_plays_and_scores_are_compute
     assert window.score(checkpoint, features)
     qtbot.waitUntil(lambda: name in window._applied and not window._scoring.busy(), timeout=60000)
 
-    probe = GapProbe()
-    probe.timer.start()
+    probe = GapProbe(INTERVAL_MS)
+    probe.start()
     reports, ok = [], False
     for attempt in range(2):  # a real stall shows in both attempts; a load spike rarely does twice
         q1 = quiet_baseline(qtbot, probe, 0.5)
@@ -185,7 +161,7 @@ def test_the_ui_thread_does_not_stall_while_a_video_plays_and_scores_are_compute
         if cpu.max() <= BUDGET_MS and wall.max() <= BUDGET_MS * s + q:
             ok = True
             break
-    probe.timer.stop()
+    probe.stop()
     print("\n".join(reports))
     assert window.project.predicted_segments(window.current_video_id)
     assert ok, "\n".join(reports)
