@@ -672,11 +672,7 @@ class MainWindow(QMainWindow):
             self.review.editor.refresh()
 
     def _show_scores(self, result) -> None:
-        from .layout_memory import show_docks
-
         self.review.show_model_result(result)  # score curves + review queue ranking
-        self._ensure_postprocess()
-        show_docks(self, [self.postprocess_dock])  # the first scores: their post-processing
 
     def open_project(self, folder) -> None:
         from ..errors import UserError
@@ -812,12 +808,10 @@ class MainWindow(QMainWindow):
         if result is not None and result.name in self._applied:
             self._show_scores(result)
         self._stack.setCurrentWidget(review)
+        self._ensure_postprocess()
         from .layout_memory import restore_position, show_docks
 
-        show_docks(self, [self.segment_dock, self.undo_dock])  # unless closed last time
-        if self.project.active_model_version() is not None:  # post-processing needs scores
-            self._ensure_postprocess()
-            show_docks(self, [self.postprocess_dock])
+        show_docks(self, [self.segment_dock, self.undo_dock, self.postprocess_dock])  # unless closed
         restore_position(self, video_id)  # where the user left this video (ui/layout_memory.py)
         self.video_list.set_project(self.project, video_id)
         self._refresh_segments()

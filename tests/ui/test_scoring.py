@@ -16,19 +16,6 @@ DEMO = Path(str(resource_files() / "demo"))
 CLASSES = ["Flash", "Slide", "Grow", "Spin"]
 
 
-def test_the_post_processing_dock_appears_with_the_first_scores(qtbot, window, checkpoint, demo_video):
-    """Without a model its sliders would move nothing: a video opened in a fresh profile shows
-    no post-processing dock; the first scores of the video bring it."""
-    window.open_paths([str(demo_video)])
-    qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
-    assert window.segment_dock.isVisible()
-    assert window.postprocess_dock is None or not window.postprocess_dock.isVisible()
-    name = window.project.video(window.current_video_id).name
-    window.score(checkpoint, {name: DEMO / "features" / "demo_1.h5"})
-    qtbot.waitUntil(lambda: name in window._applied, timeout=60000)
-    assert window.postprocess_dock is not None and window.postprocess_dock.isVisible()
-
-
 def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, window, checkpoint, monkeypatch):
     monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
     window.open_demo()
