@@ -108,6 +108,7 @@ def run(args) -> int:
     if args.init and not Path(args.init).is_file():
         raise UserError(f"{args.init}: checkpoint not found", path=args.init)
     cfg = build_config(args)
+    print(describe_modules(cfg), file=sys.stderr if args.json else sys.stdout, flush=True)
     spec_given = bool(args.preset) or any(o.startswith("data.") for o in args.overrides or []) \
         or args.fps is not None or args.snippet_frames is not None
     fs = load_data(args, cfg, bool(args.preset), spec_given)
@@ -158,6 +159,16 @@ def run(args) -> int:
     if result.meta.selection == "test":
         print("NOTE           selected on the TEST set (the family's protocol): test mAP is optimistic")
     return 0
+
+
+def describe_modules(cfg) -> str:
+    """One line: the preset and which of SDANet's five modules are on / off."""
+    from ..sdanet.config import MODULE_NAMES
+
+    on = cfg.enabled_modules()
+    off = [m for m in MODULE_NAMES if m not in on]
+    return (f"preset {cfg.preset or '(none: defaults)'}: modules on: {', '.join(on) or 'none (the CO2-Net baseline)'}"
+            + (f"; off: {', '.join(off)}" if off else ""))
 
 
 def _selection_words(selection: str) -> str:

@@ -149,20 +149,26 @@ def _instance_lengths(rng, short_heavy: bool, primary: bool, t: int) -> list[int
     return out
 
 
+def _layout(rng, p: SyntheticParams, primary: int, num_classes: int, t_range: tuple[int, int]):
+    """A video's length, classes (primary first, a second one with p.second_class_prob) and
+    whether it is short-heavy; the first draws of every video, in both modes."""
+    t = int(rng.integers(t_range[0], t_range[1] + 1))
+    classes = [primary]
+    if num_classes > 1 and rng.random() < p.second_class_prob:
+        classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
+    return t, classes, rng.random() < p.short_video_prob
+
+
 def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, index: int,
                 primary: int, num_classes: int, dims: list[int], names: list[str],
                 t_range: tuple[int, int], domain: float):
     """One video: features [T, D] float32 and its annotation pieces (snippet units)."""
     rng = np.random.default_rng([seed, _SUBSET_KEY[subset], index])
-    t = int(rng.integers(t_range[0], t_range[1] + 1))
+    t, classes, short_heavy = _layout(rng, p, primary, num_classes, t_range)
     m_count = len(dims)
     theta = math.radians(p.domain_angle_deg) * domain
     proto = [_rotate(world.proto[m], world.rot[m], theta) for m in range(m_count)]
     context = _rotate(world.context, world.context_rot, theta)
-    classes = [primary]
-    if num_classes > 1 and rng.random() < p.second_class_prob:
-        classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
-    short_heavy = rng.random() < p.short_video_prob
 
     signal = [np.zeros((t, d)) for d in dims]
     occupied = np.zeros(t, dtype=bool)
@@ -234,15 +240,27 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
     return features, instances, labelled
 
 
+MODES = ("gaussian", "i3d")
+
+
 def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_videos: int = 40,
                    test_videos: int = 20, min_snippets: int = 80, max_snippets: int = 200,
                    domain: float = 0.0, spec: FeatureSpec | None = None,
-                   params: SyntheticParams | None = None) -> FeatureSet:
+                   params: SyntheticParams | None = None, mode: str = "gaussian",
+                   i3d_params=None) -> FeatureSet:
     """The synthetic feature set in memory: subsets "train" and "test".
 
     `dim` is per modality (rgb + flow) unless `spec` gives the modalities (any number, any
     dims). Each `FeatureVideo.features()` returns its stored read-only float32 [T, D] array.
+    `mode` "gaussian" (default) is the model in this module's docstring; "i3d" builds
+    non-negative, sparse, shot-structured features like two-stream I3D (`synthetic_i3d`,
+    knobs in `i3d_params`); its annotations carry `meta["content_changes"]`: [(snippet, kind)]
+    with kind "action" (an instance boundary), "shot" or "distractor". `domain` must be 0 there.
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown synthetic mode {mode!r} (choose {', '.join(MODES)})")
+    if mode == "i3d" and domain:
+        raise ValueError("the i3d synthetic mode has no domain shift; use domain=0")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if not 10 <= min_snippets <= max_snippets:
@@ -254,23 +272,40 @@ def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_
     dims = [d for _, d in spec.modalities]
     names = list(spec.modality_names)
     classes = [f"class{c:02d}" for c in range(num_classes)]
-    world = _make_world(seed, num_classes, dims)
+    if mode == "i3d":
+        from . import synthetic_i3d
+
+        ip = i3d_params or synthetic_i3d.I3DLikeParams()
+        world = synthetic_i3d.make_world(seed, num_classes, dims, ip)
+    else:
+        world = _make_world(seed, num_classes, dims)
     videos = []
     for subset, count in ((TRAIN, train_videos), (TEST, test_videos)):
         order = np.random.default_rng([seed, _SUBSET_KEY[subset], 10 ** 6]).permutation(num_classes)
         for i in range(count):
-            feats, instances, _ = _make_video(
-                world, p, seed=seed, subset=subset, index=i, primary=int(order[i % num_classes]),
-                num_classes=num_classes, dims=dims, names=names,
-                t_range=(min_snippets, max_snippets), domain=float(domain))
+            primary = int(order[i % num_classes])
+            changes = None
+            if mode == "i3d":
+                rng = np.random.default_rng([seed, _SUBSET_KEY[subset], i, 3])
+                t, present, short_heavy = _layout(rng, p, primary, num_classes, (min_snippets, max_snippets))
+                feats, instances, changes = synthetic_i3d.make_video(
+                    world, p, ip, rng=rng, t=t, classes=present, short_heavy=short_heavy, dims=dims,
+                    names=names)
+            else:
+                feats, instances, _ = _make_video(
+                    world, p, seed=seed, subset=subset, index=i, primary=primary,
+                    num_classes=num_classes, dims=dims, names=names,
+                    t_range=(min_snippets, max_snippets), domain=float(domain))
             feats.setflags(write=False)
             name = f"syn_{subset}_{i:04d}"
             t = feats.shape[0]
             segments = [Segment(classes[c], float(spec.snippet_to_seconds(s)), float(spec.snippet_to_seconds(e)),
                                 meta=dict(meta)) for c, s, e, meta in sorted(instances, key=lambda r: r[1])]
-            ann = VideoAnnotation(name, subset, float(spec.snippet_to_seconds(t)), segments, fps=spec.fps)
+            ann = VideoAnnotation(name, subset, float(spec.snippet_to_seconds(t)), segments, fps=spec.fps,
+                                  meta={"content_changes": changes} if changes is not None else {})
             videos.append(FeatureVideo(name, ann, _loader=(lambda a=feats: a), num_snippets=t))
-    source = f"synthetic(seed={seed}, classes={num_classes}, domain={domain:g})"
+    source = f"synthetic(seed={seed}, classes={num_classes}, domain={domain:g}" + \
+        (", mode=i3d)" if mode == "i3d" else ")")
     return FeatureSet(spec, classes, videos, TRAIN, TEST, source=source)
 
 

@@ -72,7 +72,8 @@ class DevicePlan:
                     "fp32": "fp32"}[self.precision]
             return f"CUDA {index}: {name} ({mode})"
         threads = torch.get_num_threads()
-        return f"CPU ({threads} thread{'s' if threads != 1 else ''}, fp32)"
+        mode = "bf16 mixed precision" if self.precision == "bf16" else "fp32"
+        return f"CPU ({threads} thread{'s' if threads != 1 else ''}, {mode})"
 
 
 def choose_device(requested: str | None = None, precision: str | None = None,
@@ -110,9 +111,22 @@ def choose_device(requested: str | None = None, precision: str | None = None,
         return DevicePlan(device, prec)
     if req != "cpu":
         raise UserError(f"not a device: '{req}' (choose auto, cpu, cuda or cuda:N)")
-    if prec in ("bf16", "fp16"):
-        raise UserError(f"precision {prec} needs a CUDA device; the CPU computes in fp32")
-    return DevicePlan(torch.device("cpu"), "fp32")
+    if prec == "fp16":
+        raise UserError("precision fp16 needs a CUDA device; the CPU computes in fp32 or bf16")
+    if prec == "bf16" and not cpu_bf16_supported():
+        raise UserError("precision bf16 on the CPU needs native bf16 instructions (AVX512-BF16 or "
+                        "AMX), which this CPU lacks; use fp32")
+    return DevicePlan(torch.device("cpu"), "bf16" if prec == "bf16" else "fp32")
+
+
+def cpu_bf16_supported() -> bool:
+    """True when the CPU multiplies bf16 natively (AVX512-BF16 or AMX), so bf16 is not emulated."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:        # an older torch without the probes
+        return False
 
 
 def describe_device(requested: str | None = None) -> str:

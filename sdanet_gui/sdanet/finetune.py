@@ -190,7 +190,7 @@ def finetune_videos(base_ckpt: str | Path, feature_set: FeatureSet, videos: Sequ
         raise ValueError(f"replay videos share names with corrected videos: {sorted(clash)[:3]}")
     train_videos, held = split_holdout(corrected, holdout, seed)
 
-    cfg = SDANetConfig.from_dict(meta.config, strict=False, source=f"{base_ckpt} (config)")
+    cfg = SDANetConfig.from_checkpoint(meta.config, source=f"{base_ckpt} (config)")
     overrides = [f"loss.snippet={float(snippet_weight)}"]
     if lr is not None:
         overrides.append(f"train.lr={float(lr)}")

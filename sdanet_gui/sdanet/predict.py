@@ -47,7 +47,7 @@ def build_model(config: dict, spec: FeatureSpec, num_classes: int):
     from .config import SDANetConfig
     from .network import SDANet
 
-    return SDANet(SDANetConfig.from_dict(config, strict=False, source="checkpoint config"), spec, num_classes)
+    return SDANet(SDANetConfig.from_checkpoint(config), spec, num_classes)
 
 
 def load_model(path: str | Path, device: str | DevicePlan | None = None):
@@ -144,7 +144,7 @@ def predict_feature_set(checkpoint_or_model, feature_set: FeatureSet, subset: st
         if meta is not None:
             check_compatible(meta, feature_set.classes, feature_set.spec)
     if params is None:
-        cfg = SDANetConfig.from_dict(meta.config, strict=False) if meta is not None else SDANetConfig()
+        cfg = SDANetConfig.from_checkpoint(meta.config) if meta is not None else SDANetConfig()
         params = PostProcessing.from_config(cfg)
     if subset and subset not in feature_set.subsets():
         raise UserError(f"subset '{subset}' is not in the data ({feature_set.source}); available: "

@@ -67,7 +67,8 @@ def test_overrides_parse_each_type():
     ("modules.sda=maybe", "modules.sda expects true/false"),
     ("train.lr", "expected KEY=VALUE"),
     ("model.pfm_tau_b=0.9", "must not exceed model.pfm_tau_a"),
-    ("model.sda_heads=3", "divisible by model.sda_heads"),
+    ("model.sda_dim=30", "divisible by model.sda_heads"),
+    ("model.embedding=mlp", "model.embedding must be one of gate, conv"),
     ("loss.pfm=-1", "loss.pfm must be >= 0"),
 ])
 def test_bad_overrides_are_user_errors_that_say_what_is_wrong(item, message):
@@ -119,3 +120,41 @@ def _flatten(d, prefix=""):
             yield from _flatten(v, f"{prefix}{k}.")
         else:
             yield f"{prefix}{k}", v
+
+
+def test_a_version_1_config_reads_as_the_network_and_losses_it_described():
+    """Checkpoints saved before config version 2 carry no `version` and none of the keys added
+    since; `from_checkpoint` gives those keys the values that reproduce the old network and
+    training (and reads the old similarity weight as attention MSE + weighted feature term)."""
+    old = {"model": {"hidden_dim": 512, "dropout": 0.3}, "modules": {"similarity": True},
+           "loss": {"similarity": 1.0, "similarity_feature_weight": 0.1}, "train": {"lr": 1e-3}}
+    cfg = SDANetConfig.from_checkpoint(old)
+    assert cfg.version == 1
+    assert (cfg.model.embedding, cfg.model.init, cfg.model.mtff_width, cfg.model.sda_dim) == \
+        ("conv", "xavier", -1, -1)
+    assert cfg.model.fusion_dropout == 0.3 and cfg.model.attention_logit_dropout == 0.0
+    assert (cfg.loss.mutual, cfg.loss.similarity) == (1.0, pytest.approx(0.1))
+    assert (cfg.loss.suppress_min, cfg.train.resample) == ("time", "pad")
+    off = SDANetConfig.from_checkpoint({**old, "modules": {"similarity": False}})
+    assert off.loss.mutual == 0.0
+    new = SDANetConfig.from_checkpoint(load_preset("thumos14").to_dict())
+    assert new == load_preset("thumos14")
+
+
+def test_widths_follow_the_input_and_the_rate_follows_the_widths():
+    from sdanet_gui.data.units import FeatureSpec
+
+    m = SDANetConfig().model
+    assert m.widths(1024) == {"stream": 1024, "attention": 512, "mtff": 128, "sda": 128, "sda_ffn": 256,
+                              "reconstruction": 128}
+    assert (m.widths(256)["stream"], m.widths(256)["attention"], m.widths(256)["mtff"]) == (256, 128, 64)
+    assert m.widths(48)["sda"] == 48                  # never wider than the stream
+    fixed = apply_overrides(SDANetConfig(), ["model.embedding=conv", "model.hidden_dim=128",
+                                             "model.mtff_width=-1"]).model
+    assert fixed.widths(1024)["stream"] == 128 and fixed.widths(1024)["mtff"] == 128
+    cfg = apply_overrides(SDANetConfig(), ["train.lr=5e-5", "train.lr_reference_width=1024"])
+    spec = lambda d: FeatureSpec(modalities=(("rgb", d), ("flow", d)))  # noqa: E731
+    assert cfg.effective_lr(spec(1024)) == pytest.approx(5e-5)
+    assert cfg.effective_lr(spec(256)) == pytest.approx(2e-4)
+    assert cfg.effective_lr(spec(2048)) == pytest.approx(5e-5)      # never scaled down
+    assert SDANetConfig().effective_lr(spec(256)) == SDANetConfig().train.lr

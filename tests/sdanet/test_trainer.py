@@ -49,6 +49,24 @@ def test_long_videos_are_resampled_one_random_index_per_bin_short_ones_kept_whol
     np.testing.assert_array_equal(resample_indices(37, 100, rng), np.arange(37))
 
 
+def test_the_family_sampler_stretches_every_video_to_exactly_max_seqlen():
+    """train.resample "stretch" (CO2-Net/DELU's random_perturb): position i draws from
+    [floor(i L / N), floor((i + 1) L / N)] (the last bin runs to the end), for short videos too,
+    so a batch has no padding."""
+    rng = np.random.default_rng(0)
+    for length in (7, 37, 100, 333, 1000):
+        idx = resample_indices(length, 100, rng, stretch=True)
+        lo = np.floor(np.arange(100) * length / 100).astype(int)
+        hi = np.append(lo[1:], length - 1)
+        assert idx.shape == (100,) and np.all(np.diff(idx) >= 0)
+        assert np.all(idx >= lo) and np.all(idx <= hi) and idx[-1] <= length - 1
+        assert len(set(idx.tolist())) == min(length, 100) or length > 100
+    fs = _tiny_set(train_videos=6)
+    data = TrainingVideos.load(fs, fs.by_subset("train"))
+    batch = make_batch(data, [0, 1, 2], max_seqlen=500, rng=rng, stretch=True)
+    assert batch["features"].shape[1] == 500 and bool(batch["mask"].all())
+
+
 def test_a_batch_starts_with_same_class_pairs_and_pads_short_videos_with_a_mask():
     fs = _tiny_set(train_videos=12)
     videos = fs.by_subset("train")
