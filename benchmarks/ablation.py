@@ -1,9 +1,11 @@
 """Ablation of SDANet's modules on the synthetic feature set: baseline, each module alone, full.
 
     .venv/bin/python benchmarks/ablation.py [--iterations N] [--seeds 0,1] [--json OUT]
+    .venv/bin/python benchmarks/ablation.py --mode i3d [--dim 64] [--classes 8] ...
 
 Trains every configuration with the project's trainer (`sdanet_gui.sdanet.trainer.train`) on
-`make_synthetic(seed=--data-seed)` with the `synthetic` preset, and prints a markdown table of
+`make_synthetic(seed=--data-seed, mode=--mode)` with a preset (`synthetic` for the gaussian
+mode, `thumos14` for the I3D-like one, or --preset), and prints a markdown table of
 detection mAP on the synthetic test subset at tIoU 0.1:0.1:0.7 and their average (the THUMOS14
 protocol). The weights kept are those of the last step (`select_on="last"`): no selection on
 the test set, and no validation split that would take videos away from a small training set.
@@ -42,8 +44,8 @@ from sdanet_gui.sdanet.config import MODULE_NAMES, apply_overrides, apply_withou
 ROWS = [("baseline", [])] + [(f"+ {m}", [m]) for m in MODULE_NAMES] + [("full SDANet", list(MODULE_NAMES))]
 
 
-def configs(overrides: list[str]):
-    base = apply_overrides(load_preset("synthetic"), overrides)
+def configs(overrides: list[str], preset: str = "synthetic"):
+    base = apply_overrides(load_preset(preset), overrides)
     for name, on in ROWS:
         yield name, apply_without(base, [m for m in MODULE_NAMES if m not in on])
 
@@ -153,7 +155,12 @@ def main(argv=None) -> int:
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--train-videos", type=int, default=40)
     ap.add_argument("--test-videos", type=int, default=20)
-    ap.add_argument("--max-snippets", type=int, default=200)
+    ap.add_argument("--max-snippets", type=int, default=None, help="default 200 (gaussian), 600 (i3d)")
+    ap.add_argument("--min-snippets", type=int, default=None, help="default 80 (gaussian), 150 (i3d)")
+    ap.add_argument("--mode", choices=("gaussian", "i3d"), default="gaussian", help="synthetic mode")
+    ap.add_argument("--dim", type=int, default=64, help="dims per modality (default 64)")
+    ap.add_argument("--classes", type=int, default=None, help="default 5 (gaussian), 8 (i3d)")
+    ap.add_argument("--preset", default=None, help="default synthetic (gaussian), thumos14 (i3d)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--only", help="comma list of row names to run (e.g. 'baseline,full SDANet')")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -173,11 +180,17 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     only = {s.strip() for s in args.only.split(",")} if args.only else None
+    i3d = args.mode == "i3d"
+    args.preset = args.preset or ("thumos14" if i3d else "synthetic")
+    args.classes = args.classes or (8 if i3d else 5)
+    args.min_snippets = args.min_snippets or (150 if i3d else 80)
+    args.max_snippets = args.max_snippets or (600 if i3d else 200)
     fs = make_synthetic(seed=args.data_seed, train_videos=args.train_videos, test_videos=args.test_videos,
-                        max_snippets=args.max_snippets)
+                        min_snippets=args.min_snippets, max_snippets=args.max_snippets, mode=args.mode,
+                        num_classes=args.classes, dim=args.dim)
     results = []
     started = time.perf_counter()
-    for name, cfg in configs(args.overrides):
+    for name, cfg in configs(args.overrides, args.preset):
         if only and name not in only:
             continue
         runs = []
@@ -196,8 +209,9 @@ def main(argv=None) -> int:
         results.append({"row": name, "modules": cfg.enabled_modules(), "runs": runs})
     total = time.perf_counter() - started
 
-    print(f"\nSynthetic set: seed {args.data_seed}, {args.train_videos} train / {args.test_videos} test "
-          f"videos, 5 classes, 2 x 64-d; {args.iterations} iterations, preset 'synthetic'"
+    print(f"\nSynthetic set ({args.mode} mode): seed {args.data_seed}, {args.train_videos} train / "
+          f"{args.test_videos} test videos of {args.min_snippets}-{args.max_snippets} snippets, "
+          f"{args.classes} classes, 2 x {args.dim}-d; {args.iterations} iterations, preset '{args.preset}'"
           f"{', ' + ' '.join(args.overrides) if args.overrides else ''}; training seeds {seeds}; "
           f"{total:.0f} s in all\n")
     print_tables(results)

@@ -72,6 +72,7 @@ class ModelConfig:
     mtff_kernel: int = 3
     mtff_dilations: list[int] = field(default_factory=lambda: [1, 2, 4])
     mtff_width: int = 0                # bottleneck width (0 = max(min(H, 64), H / 8), -1 = full, no projections)
+    mtff_layer_scale: float = 0.01     # > 0: learnable per-channel gain on the fused branch, starting here
     # SDA: queries/keys from difference-enhanced features, values from the features.
     sda_dim: int = 0                   # width the blocks run at (0 = max(min(H, 64), H / 8), -1 = full)
     sda_heads: int = 4
@@ -81,6 +82,8 @@ class ModelConfig:
     sda_attention_dropout: float = 0.0  # on the attention weights
     sda_forward_difference: bool = False   # also add f_{t+1} - f_t to the backward difference
     sda_pre_norm: bool = True          # LayerNorm before attention/FFN (False: after the residual)
+    sda_raw_values: bool = True        # pre-norm: values are the stream itself, not its LayerNorm
+    sda_to_attention: bool = True      # the attention head reads SDA's output (False: SDA's input)
     sda_window: int = 0                # 0: global attention; w > 0: each snippet sees +-w snippets
     sda_layer_scale: float = 0.1       # > 0: learnable per-channel branch gains starting here (0: off)
     # Why LayerScale by default: with full-gain branches, global attention handed every snippet
@@ -94,7 +97,7 @@ class ModelConfig:
                                        # (highest attention) and as potential background (lowest)
     pfm_max_potential: int = 32        # at most this many of each per video
     pfm_proj_dim: int = 128            # projection head width for the contrastive loss
-    pfm_temperature: float = 0.1       # InfoNCE temperature
+    pfm_temperature: float = 0.5       # InfoNCE temperature
     pfm_detach_prototype: bool = True  # the discriminative-action prototype is a fixed target
     # Reconstruction decoder: enhanced per-modality features -> input features.
     reconstruction_hidden: int = 0     # linear-LeakyReLU-linear through this width (0 = as MTFF's
@@ -136,7 +139,9 @@ class LossConfig:
     norm: float = 0.8           # attention norm (sparsity) loss (CO2-Net alpha1)
     guide: float = 0.4          # guide loss |1 - atn - p_bg| (DELU's THUMOS14 alpha2; CO2-Net: 0.8)
     mutual: float = 1.0         # CO2-Net's mutual loss: MSE between modality attentions (alpha4)
-    similarity: float = 0.1     # SDANet's similarity module: feature-level cross-modal consistency
+    similarity: float = 1.0     # SDANet's similarity module: feature-level cross-modal consistency
+    similarity_mode: str = "relation"   # "relation": snippet-similarity matrices agree; "feature":
+                                        # per-snippet cosine between the modalities' features
     reconstruction: float = 0.5
     pfm: float = 0.5
     snippet: float = 0.0        # supervised snippet-level loss, used by fine-tuning on reviews
@@ -155,7 +160,7 @@ class TrainConfig:
 
     lr: float = 5e-5
     lr_reference_width: int = 0  # > 0: `lr` is the rate for streams this wide; narrower streams
-                                 # train at lr x reference / width (see `effective_lr`)
+                                 # train at lr x reference / width (`effective_lr`; presets: 512)
     weight_decay: float = 1e-3
     batch_size: int = 10
     same_class_pairs: int = 3    # the first 2*pairs videos of a batch form same-class pairs
@@ -230,12 +235,13 @@ class SDANetConfig:
     def effective_lr(self, spec) -> float:
         """The learning rate training uses for features of `spec` (a FeatureSpec).
 
-        Why: the family's rates were tuned on 2 x 1024-d I3D features, and our layers follow
-        the input's width. With Adam every weight moves about lr per step, so a layer's output
-        moves in proportion to its fan-in: layers 4x narrower learn about 4x slower at the same
-        rate. `train.lr_reference_width` (the width the preset's rate was tuned for) scales the
-        rate by reference / mean stream width (never down), so a preset learns as fast on
-        narrower features as on the ones it was tuned for.
+        Why: our layers follow the input's width, and with Adam every weight moves about lr
+        per step, so a layer's output moves in proportion to its fan-in: layers 8x narrower
+        learn about 8x slower at the same rate (I3D-like set, 2 x 64-d, baseline, 600 steps:
+        at 5e-5 the video-level classification had not started, validation mAP 0.3; at 4e-4,
+        22). `train.lr_reference_width` scales the rate by reference / mean stream width
+        (never down). The presets use 512, the width of version 1's fixed layers, with which
+        the family's rates trained well: 2 x 1024-d keeps the family's rate exactly.
         """
         ref = int(self.train.lr_reference_width)
         if ref <= 0:
@@ -266,7 +272,9 @@ class SDANetConfig:
             mods = d.get("modules", {})
             for key, value in (("embedding", "conv"), ("fusion_dropout", model.get("dropout", 0.5)),
                                ("attention_logit_dropout", 0.0), ("init", "xavier"),
-                               ("mtff_width", -1), ("sda_dim", -1)):
+                               ("mtff_width", -1), ("sda_dim", -1), ("mtff_layer_scale", 0.0),
+                               ("sda_raw_values", False), ("sda_to_attention", True),
+                               ("pfm_temperature", 0.1)):
                 model.setdefault(key, value)
             if int(model.get("reconstruction_hidden", 0)) == 0:   # v1: 0 meant one linear map
                 model["reconstruction_hidden"] = -1
@@ -276,6 +284,7 @@ class SDANetConfig:
             loss["similarity"] = float(loss.get("similarity", 1.0)) * \
                 float(loss.pop("similarity_feature_weight", 0.1))   # weight x feature term
             loss.setdefault("suppress_min", "time")
+            loss.setdefault("similarity_mode", "feature")
             tr.setdefault("resample", "pad")
             d["version"] = 1
         return cls.from_dict(d, strict=False, source=source)
@@ -326,6 +335,8 @@ class SDANetConfig:
             problems.append(f"model.embedding must be one of {', '.join(EMBEDDINGS)} (got {m.embedding!r})")
         if m.init not in ("kaiming", "xavier"):
             problems.append(f"model.init must be kaiming or xavier (got {m.init!r})")
+        if l.similarity_mode not in ("relation", "feature"):
+            problems.append(f"loss.similarity_mode must be relation or feature (got {l.similarity_mode!r})")
         if l.suppress_min not in ("classes", "time"):
             problems.append(f"loss.suppress_min must be classes or time (got {l.suppress_min!r})")
         if t.resample not in ("stretch", "pad"):

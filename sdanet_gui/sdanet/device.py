@@ -7,8 +7,11 @@ drift apart (one path forgets autocast, another calls `.cuda()`), so every engin
 
 Rules:
 - CUDA when available, with mixed precision there: bf16 autocast where the card supports it,
-  else fp16 autocast plus a `GradScaler`. Otherwise CPU in plain fp32 (CPU autocast would change
-  numbers and is not faster for these small convolutions).
+  else fp16 autocast plus a `GradScaler`. Otherwise the CPU: bf16 autocast where the CPU
+  multiplies bf16 natively (AVX512-BF16 or AMX), else fp32. Measured (2 shared cores, AVX512-
+  BF16, thumos14 preset, batch 10 x 320, load ~1.3): a full training step 2.9 -> 1.7 s at
+  2 x 1024-d and 0.41 -> 0.29 s at 2 x 256-d; the baseline trained 1000 steps on the I3D-like
+  synthetic set reached the same best validation mAP in both (68.6 bf16, 68.3 fp32).
 - The user overrides with the `SDANET_DEVICE` environment variable or a `--device` flag
   (`auto`, `cpu`, `cuda`, `cuda:1`, ...), and precision with `SDANET_PRECISION` / `precision=`
   (`auto`, `fp32`, `bf16`, `fp16`). Asking for CUDA where there is none is a `UserError`.
@@ -113,10 +116,13 @@ def choose_device(requested: str | None = None, precision: str | None = None,
         raise UserError(f"not a device: '{req}' (choose auto, cpu, cuda or cuda:N)")
     if prec == "fp16":
         raise UserError("precision fp16 needs a CUDA device; the CPU computes in fp32 or bf16")
-    if prec == "bf16" and not cpu_bf16_supported():
+    native = cpu_bf16_supported()
+    if prec == "bf16" and not native:
         raise UserError("precision bf16 on the CPU needs native bf16 instructions (AVX512-BF16 or "
                         "AMX), which this CPU lacks; use fp32")
-    return DevicePlan(torch.device("cpu"), "bf16" if prec == "bf16" else "fp32")
+    if prec == "auto":
+        prec = "bf16" if native else "fp32"
+    return DevicePlan(torch.device("cpu"), prec)
 
 
 def cpu_bf16_supported() -> bool:

@@ -156,15 +156,34 @@ def mutual_loss(out: SDANetOutput, mask: Tensor) -> Tensor | None:
     return total / len(pairs)
 
 
-def similarity_loss(out: SDANetOutput, mask: Tensor) -> Tensor | None:
-    """SDANet's feature-level cross-modal consistency: 0.5 (1 - cos(f_i, sg f_j)) + 0.5 (1 -
-    cos(f_j, sg f_i)) per snippet, averaged over pairs of modalities of the same width (None
-    when there is no such pair)."""
-    pairs = [(a, b) for a, b in _modality_pairs(out.modality_features)
-             if out.modality_features[a].shape[-1] == out.modality_features[b].shape[-1]]
+def similarity_loss(out: SDANetOutput, mask: Tensor, mode: str = "relation") -> Tensor | None:
+    """SDANet's cross-modal consistency of the enhanced features, over pairs of modalities.
+
+    "relation": the modalities must agree on which snippets are alike: with S_m the cosine
+    similarity matrix over the video's valid snippets of modality m's features [B, T, T],
+    0.5 MSE(S_i, sg S_j) + 0.5 MSE(S_j, sg S_i). It compares structure, not coordinates, so it
+    holds for streams whose channels mean different things (the gated embedding keeps each
+    stream in its own input's channels) and for streams of different widths.
+    "feature": 0.5 (1 - cos(f_i, sg f_j)) + 0.5 (1 - cos(f_j, sg f_i)) per snippet (same widths).
+    None when no pair applies."""
+    pairs = _modality_pairs(out.modality_features)
+    if mode == "feature":
+        pairs = [(a, b) for a, b in pairs
+                 if out.modality_features[a].shape[-1] == out.modality_features[b].shape[-1]]
     if not pairs:
         return None
     total = 0.0
+    if mode == "relation":
+        m = mask.to(torch.float32)
+        pair_mask = m.unsqueeze(2) * m.unsqueeze(1)                             # [B, T, T]
+        denom = pair_mask.sum().clamp_min(1.0)
+        rel = {k: (lambda z: z @ z.transpose(1, 2))(F.normalize(v.float(), dim=-1, eps=1e-6))
+               for k, v in out.modality_features.items()}
+        for a, b in pairs:
+            d1 = (rel[a] - rel[b].detach()) ** 2
+            d2 = (rel[b] - rel[a].detach()) ** 2
+            total = total + 0.5 * ((d1 + d2) * pair_mask).sum() / denom
+        return total / len(pairs)
     for a, b in pairs:
         fi, fj = out.modality_features[a].float(), out.modality_features[b].float()
         ci = 1 - F.cosine_similarity(fi, fj.detach(), dim=-1, eps=1e-6)
@@ -319,7 +338,7 @@ def compute_losses(out: SDANetOutput, batch: dict, cfg: SDANetConfig) -> dict[st
     add("guide", w.guide, lambda: guide_loss(out, mask))
     add("mutual", w.mutual, lambda: mutual_loss(out, mask))
     if on.similarity:
-        add("similarity", w.similarity, lambda: similarity_loss(out, mask))
+        add("similarity", w.similarity, lambda: similarity_loss(out, mask, w.similarity_mode))
     if on.reconstruction:
         add("reconstruction", w.reconstruction,
             lambda: reconstruction_loss(out, mask, w.reconstruction_normalize))

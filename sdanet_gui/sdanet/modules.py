@@ -103,9 +103,11 @@ class MTFF(nn.Module):
     width would cost more than the rest of the network).  x: [B, T, H] -> [B, T, H]
     """
 
-    def __init__(self, hidden: int, kernel: int, dilations: list[int], dropout: float, width: int | None = None):
+    def __init__(self, hidden: int, kernel: int, dilations: list[int], dropout: float, width: int | None = None,
+                 layer_scale: float = 0.0):
         super().__init__()
         width = hidden if width is None else int(width)
+        self.gamma = nn.Parameter(torch.full((hidden,), float(layer_scale))) if layer_scale > 0 else None
         self.reduce = TemporalConv(hidden, width, 1) if width != hidden else None
         self.branches = nn.ModuleList(TemporalConv(width, width, kernel, d) for d in dilations)
         self.fuse = TemporalConv(width * (len(dilations) + 1), hidden, 1)
@@ -115,7 +117,7 @@ class MTFF(nn.Module):
         z = x if self.reduce is None else F.leaky_relu(self.reduce(x, mask), 0.2)
         parts = [F.leaky_relu(b(z, mask), 0.2) for b in self.branches] + [z]
         fused = self.drop(F.leaky_relu(self.fuse(torch.cat(parts, dim=-1), mask), 0.2))
-        return masked(x + fused, mask)
+        return masked(x + (fused if self.gamma is None else fused * self.gamma), mask)
 
 
 def snippet_difference(x: Tensor, mask: Tensor | None, forward: bool = False) -> Tensor:
@@ -204,8 +206,9 @@ class SDABlock(nn.Module):
 
     def __init__(self, hidden: int, heads: int, ffn_dim: int, dropout: float, forward_difference: bool,
                  attention_dropout: float = 0.0, pre_norm: bool = True, window: int = 0,
-                 layer_scale: float = 0.0):
+                 layer_scale: float = 0.0, raw_values: bool = False):
         super().__init__()
+        self.raw_values = raw_values
         self.forward_difference = forward_difference
         self.pre_norm = pre_norm
         self.window = int(window)
@@ -228,7 +231,8 @@ class SDABlock(nn.Module):
         if self.pre_norm:
             f = masked(self.norm1(x), mask)
             e = f + self.diff_proj(snippet_difference(f, mask, self.forward_difference))
-            h = x + self.drop(self._scale(self.attn(e, f, attn_mask), self.gamma_attn))
+            h = x + self.drop(self._scale(self.attn(e, x if self.raw_values else f, attn_mask),
+                                          self.gamma_attn))
             h = h + self.drop(self._scale(self.ffn(self.norm2(h)), self.gamma_ffn))
         else:
             e = x + self.diff_proj(snippet_difference(x, mask, self.forward_difference))
@@ -249,14 +253,15 @@ class SDA(nn.Module):
 
     def __init__(self, hidden: int, heads: int, layers: int, ffn_dim: int, dropout: float,
                  forward_difference: bool, attention_dropout: float = 0.0, pre_norm: bool = True,
-                 window: int = 0, layer_scale: float = 0.0, width: int | None = None):
+                 window: int = 0, layer_scale: float = 0.0, width: int | None = None,
+                 raw_values: bool = False):
         super().__init__()
         width = hidden if width is None else int(width)
         self.window = int(window)
         self.down = nn.Linear(hidden, width) if width != hidden else None
         self.up = nn.Linear(width, hidden) if width != hidden else None
         self.blocks = nn.ModuleList(SDABlock(width, heads, ffn_dim, dropout, forward_difference,
-                                             attention_dropout, pre_norm, window, layer_scale)
+                                             attention_dropout, pre_norm, window, layer_scale, raw_values)
                                     for _ in range(layers))
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:

@@ -109,12 +109,14 @@ class ModalityStream(nn.Module):
             self.embedding = GatedEmbedding(d_in, d_guide, m.dropout)
         else:
             self.embedding = ModalityEmbedding(d_in, h, m.embed_kernel, m.dropout)
-        self.mtff = MTFF(h, m.mtff_kernel, list(m.mtff_dilations), m.dropout, w["mtff"]) if on.mtff else None
+        self.mtff = MTFF(h, m.mtff_kernel, list(m.mtff_dilations), m.dropout, w["mtff"],
+                         m.mtff_layer_scale) if on.mtff else None
         self.sda = SDA(h, m.sda_heads, m.sda_layers, w["sda_ffn"], m.sda_dropout,
                        m.sda_forward_difference, m.sda_attention_dropout, m.sda_pre_norm,
-                       m.sda_window, m.sda_layer_scale, w["sda"]) \
+                       m.sda_window, m.sda_layer_scale, w["sda"], m.sda_raw_values) \
             if on.sda and m.sda_layers > 0 else None
         self.attention = AttentionHead(h, w["attention"], m.dropout, m.attention_logit_dropout)
+        self.sda_to_attention = m.sda_to_attention
         self.decoder = ReconstructionDecoder(h, d_in, w["reconstruction"]) \
             if on.reconstruction else None
 
@@ -127,9 +129,10 @@ class ModalityStream(nn.Module):
             h = self.embedding(x, mask)
         if self.mtff is not None:
             h = self.mtff(h, mask)
+        before = h
         if self.sda is not None:
             h = self.sda(h, mask)
-        atn = self.attention(h, mask)
+        atn = self.attention(h if self.sda_to_attention else before, mask)
         rec = self.decoder(h, mask) if self.decoder is not None else None
         return h, atn, rec
 

@@ -118,7 +118,10 @@ def test_device_choice_defaults_to_the_cpu_here_and_refuses_impossible_requests(
     plan = choose_device()
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert plan.type == expected and describe_device().startswith(expected.upper())
-    assert choose_device("cpu").precision == "fp32"
+    from sdanet_gui.sdanet.device import cpu_bf16_supported
+
+    assert choose_device("cpu").precision == ("bf16" if cpu_bf16_supported() else "fp32")
+    assert choose_device("cpu", precision="fp32").precision == "fp32"
     with pytest.raises(UserError, match="tpu"):
         choose_device("tpu")
     with pytest.raises(UserError, match="fp16 needs a CUDA"):
