@@ -29,21 +29,21 @@ def main() -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from sdanet_gui.ui.event_loop import process_until
-    from sdanet_gui.ui.main_window import MainWindow
+    from event_loop import process_until
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
     window = MainWindow()
     window.resize(1440, 900)
     window.show()
-    window.open_demo()
+    window.opening.open_demo()
 
     def ready() -> bool:
         vid = window.current_video_id
-        if vid is None or window.project is None or not window.scores:
+        if vid is None or window.project is None or not window.session.scored_videos():
             return False
         name = next((v.name for v in window.project.videos() if v.id == vid), None)
-        return name in getattr(window, "_applied", set()) and bool(window.project.predicted_segments(vid))
+        return name in window.session.scored_videos() and bool(window.project.predicted_segments(vid))
 
     shown = time.perf_counter() - T0 if process_until(app, ready, args.timeout, poll=0.005) else None
     if shown is None:

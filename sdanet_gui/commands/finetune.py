@@ -6,12 +6,13 @@
     sdanet finetune --ckpt BASE --data PATH --subset NAME [--steps N] [--seed S] [--lr LR]
                     [--snippet-weight W] [--holdout F] [--device DEV] [--json] --out CKPT
 
---project: the headless twin of the GUI's "Fine-tune". It opens the project for writing (so a
-project open in the GUI is refused with the lock's message), starts from --ckpt or the active
-model version's checkpoint, freezes a manifest of the reviewed material (kept in
-cache/manifests/), runs the same `project.finetune_job.run_job` the GUI's child process runs
-(tqdm progress on stderr), prints the held-out average mAP before/after, registers the new
-checkpoint as a model version (parent = the base version) and makes it active.
+--project: the headless twin of the GUI's "Fine-tune", through the same review session
+(session/finetuning.py). It opens the project for writing (so a project open in the GUI is
+refused with the lock's message), starts from --ckpt or the active model version's checkpoint,
+freezes a manifest of the reviewed material (cache/manifests/), runs the same
+`jobs.finetune_job.run_job` the GUI's child process runs (tqdm progress on stderr), prints the
+held-out average mAP before/after, registers the new checkpoint as a model version (parent =
+the base version, named "<base> ft<n>") and makes it active.
 --data/--subset: the annotated segments of subset NAME count as fully reviewed corrections
 (every other span of those videos is reviewed background). Both paths share one core
 (`sdanet.finetune.finetune_videos`): same seed, same material, same checkpoint.
@@ -123,69 +124,59 @@ def _print_figures(f: dict) -> None:
 
 
 def _run_project(args) -> int:
+    """The window's Fine-tune, headless: the same session code names the files and the version
+    (session/finetuning.py); the job runs in this process (tqdm progress, Ctrl+C cancels)."""
     import json
     import signal
     import sys
     import threading
-    import time
-    from pathlib import Path
 
     from ..errors import UserError
-    from ..project.finetune_job import FinetuneRequest, run_job
-    from ..project.manifest import freeze_manifest
+    from ..jobs.finetune_job import run_job
     from ..project.store import Project
+    from ..session.finetuning import FinetuneOptions
+    from ..session.review_session import ReviewSession
 
     project = Project.open(args.project)   # writable: holds the lock (the GUI's open is refused)
+    session = ReviewSession(lambda fn: fn(), scoring=False)   # one thread; adopting does not re-score
+    session.set_project(project, load_scores=False)
     try:
-        parent, base = _base_checkpoint(project, args.ckpt)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path(args.out) if args.out else _new_file(project.checkpoints_dir, f"finetune-{stamp}", ".pt")
-        if out.is_dir():
-            raise UserError(f"{out}: is a folder; give a checkpoint file name such as "
-                            f"{out / 'model.pt'}", path=out)
-        manifest = freeze_manifest(project, trust_imported=args.trust_imported)
-        if not manifest.videos:
-            raise UserError(f"{project.folder}: nothing to fine-tune on: no video has reviewed "
-                            f"spans or confirmed, edited or added segments"
-                            f"{'' if args.trust_imported else ' (add --trust-imported to count imported ground truth)'}",
-                            path=project.folder)
-        manifest_path = manifest.write(project.cache_dir / "manifests" / f"{out.stem}.json")
-        request = FinetuneRequest(manifest=str(manifest_path), base_checkpoint=str(base),
-                                  out_checkpoint=str(out), steps=args.steps, lr=args.lr,
-                                  seed=args.seed, holdout=args.holdout,
-                                  snippet_weight=args.snippet_weight, replay=args.replay,
-                                  device=args.device)
+        run = session.finetune
+        options = FinetuneOptions(steps=args.steps, lr=args.lr, seed=args.seed, holdout=args.holdout,
+                                  replay=args.replay, snippet_weight=args.snippet_weight, device=args.device)
+        plan = run.prepare(options, checkpoint=args.ckpt, out=args.out, trust_imported=args.trust_imported,
+                           empty_hint="" if args.trust_imported else
+                           " (add --trust-imported to count imported ground truth)")
         stop_event, cancel_event = threading.Event(), threading.Event()
         show = _Progress(enabled=not args.json)
         old = signal.signal(signal.SIGINT, lambda *_: cancel_event.set())   # Ctrl+C: cancel cleanly
         try:
-            run_job(request, show, stop_event, cancel_event)
+            run_job(plan.request, lambda msg: (show(msg), run.handle(msg)), stop_event, cancel_event)
         finally:
             signal.signal(signal.SIGINT, old)
             show.close()
-        final = show.final
-        if final is None or final["type"] == "failed":
-            if final is not None and final.get("kind") == "crash" and final.get("details"):
+        outcome = run.outcome
+        if outcome is None or outcome.kind in ("failed", "unregistered"):
+            final = outcome.final if outcome is not None else {}
+            if final.get("kind") == "crash" and final.get("details"):
                 import logging
 
                 logging.getLogger(__name__).error("fine-tuning failed:\n%s", final["details"])
-            raise UserError(final["message"] if final else "fine-tuning ended without a result")
-        if final["type"] == "cancelled":
+            raise UserError(outcome.message if outcome is not None else "fine-tuning ended without a result")
+        if outcome.kind == "cancelled":
             print("sdanet finetune: cancelled; nothing was written, the model in use stays active",
                   file=sys.stderr)
             return 130
-        mv = project.add_model_version(out.stem, checkpoint=final["checkpoint"], metrics=final["metrics"],
-                                       parent_id=parent.id if parent else None)
-        project.set_active_model_version(mv.id)
+        mv, final, parent = outcome.new_version, outcome.final, outcome.base
     finally:
-        project.close()
+        session.close()
     f = final["metrics"]
     if args.json:
         print(json.dumps({"checkpoint": final["checkpoint"], "model_version": mv.id,
                           "parent_model_version": mv.parent_id, "stopped": final["stopped"], **f},
                          indent=2, default=str))
         return 0
-    print(f"checkpoint     {final['checkpoint']} (parent {base})")
+    print(f"checkpoint     {final['checkpoint']} (parent {plan.request.base_checkpoint})")
     print(f"model version  {mv.id} '{mv.name}', now active"
           + (f" (parent version {parent.id} '{parent.name}')" if parent else ""))
     skipped = sum(len(v) for v in (f.get("skipped") or {}).values())
@@ -195,43 +186,6 @@ def _run_project(args) -> int:
     print(f"device         {f.get('device')}")
     _print_figures(f)
     return 0
-
-
-def _base_checkpoint(project, ckpt):
-    """(parent ModelVersion or None, base checkpoint path)."""
-    from pathlib import Path
-
-    from ..errors import UserError
-
-    if ckpt:
-        base = Path(ckpt)
-        if not base.is_file():
-            raise UserError(f"{base}: checkpoint not found", path=base)
-        same = [mv for mv in project.model_versions()
-                if project.model_checkpoint(mv) is not None
-                and project.model_checkpoint(mv).resolve() == base.resolve()]
-        return (same[-1] if same else None), base
-    mv = project.active_model_version()
-    if mv is None:
-        raise UserError(f"{project.folder}: the project has no model version to start from; give "
-                        f"--ckpt BASE (or score the videos with a checkpoint in the GUI first)",
-                        path=project.folder)
-    base = project.model_checkpoint(mv)
-    if base is None:
-        raise UserError(f"{project.folder}: the active model version {mv.id} '{mv.name}' has no "
-                        f"checkpoint (imported predictions?); give --ckpt BASE", path=project.folder)
-    if not base.is_file():
-        raise UserError(f"{base}: checkpoint of the active model version {mv.id} '{mv.name}' not "
-                        f"found", path=base)
-    return mv, base
-
-
-def _new_file(folder, stem: str, suffix: str):
-    n, path = 1, folder / f"{stem}{suffix}"
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}{suffix}"
-    return path
 
 
 class _Progress:

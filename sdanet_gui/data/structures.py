@@ -8,7 +8,7 @@ two files with different class orders cannot be confused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -118,9 +118,3 @@ class FeatureSet:
             for lab in v.annotation.labels:
                 out[row, index[lab]] = 1.0
         return out
-
-
-def iter_segments(annotations: AnnotationSet) -> Iterable[tuple[str, Segment]]:
-    for name, video in annotations.videos.items():
-        for seg in video.segments:
-            yield name, seg

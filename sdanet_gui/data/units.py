@@ -64,6 +64,16 @@ class FeatureSpec:
         return np.asarray(seconds, dtype=np.float64) / self.snippet_seconds if not np.isscalar(seconds) \
             else float(seconds) / self.snippet_seconds
 
+    def frame_seconds(self, frame):
+        """Time of frame `frame` of the video resampled to the spec's fps (what an extractor sees)."""
+        return np.asarray(frame, dtype=np.float64) / self.fps
+
+    def snippet_end_seconds(self, snippet, duration_s: float):
+        """End time of snippets (a snippet spans `snippet_frames` resampled frames), clipped to
+        the video's duration and never before the snippet's start."""
+        start = self.snippet_to_seconds(np.asarray(snippet))
+        return np.maximum(np.minimum(start + self.snippet_frames / self.fps, duration_s), start)
+
     def snippet_count(self, duration_s: float) -> int:
         """Number of snippets a video of this duration yields (at least one)."""
         return max(1, int(math.floor(duration_s / self.snippet_seconds)))
@@ -142,11 +152,10 @@ class FrameClock:
         pick = np.where(np.abs(ext[prev] - s) <= np.abs(ext[idx] - s), prev, idx)
         return int(pick) if pick.ndim == 0 else pick
 
-    def snippet_to_frame(self, spec: FeatureSpec, snippet):
-        return self.seconds_to_boundary(spec.snippet_to_seconds(snippet))
-
-    def frame_to_snippet(self, spec: FeatureSpec, frame):
-        return spec.seconds_to_snippet(self.frame_to_seconds(frame))
+    @property
+    def mean_frame_seconds(self) -> float:
+        """How long a frame is shown on average (a tolerance of "half a frame" is half this)."""
+        return self.duration / self.frame_count if self.frame_count else 0.0
 
 
 def format_timecode(seconds: float) -> str:

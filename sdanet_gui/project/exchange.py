@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.structures import AnnotationSet, Segment, VideoAnnotation
+from ..data.units import constant_frame_to_seconds
 from ..errors import UserError
 from .store import Project
 
@@ -172,7 +173,7 @@ def _count_clipped(project: Project, video_id: int, starts, ends, report: Import
     if not len(ends) or project.frame_limit(video_id) is None:
         return
     clock = project.clock(video_id)
-    slack = 0.5 * clock.duration / max(clock.frame_count, 1)
+    slack = 0.5 * clock.mean_frame_seconds
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     past = ends > clock.duration + slack
     report.clipped += int(np.count_nonzero(past))
@@ -228,7 +229,7 @@ def probe_for_project(path: str | os.PathLike) -> _Probe:
     fps = round(clock.average_fps, 9)   # 164 frames / 6.56 s is 24.999999999999996
     n = clock.frame_count
     ts = np.asarray(clock.timestamps, dtype=np.float64)
-    uniform = np.arange(n, dtype=np.float64) / fps
+    uniform = constant_frame_to_seconds(np.arange(n), fps)
     constant = bool(np.max(np.abs(ts - uniform)) <= CONSTANT_RATE_TOLERANCE_S)
     return _Probe(Path(path), fps, n, float(clock.duration), None if constant else ts,
                   fingerprint(path))

@@ -29,11 +29,11 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import UserError
+from .schema import HUMAN_PROVENANCES
 from .store import Project, now_iso
 
 MANIFEST_FORMAT = "sdanet-training-manifest"
 MANIFEST_VERSION = 1
-HUMAN_PROVENANCES = ("confirmed", "edited", "added", "accepted-prediction")
 
 
 @dataclass

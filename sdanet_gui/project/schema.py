@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import sqlite3
 
+# Where a human segment comes from. The one definition: the timeline's drawing codes
+# (ui/review/kinds.py) and the training material (manifest.py) are derived from it.
 PROVENANCES = ("imported", "accepted-prediction", "edited", "added", "confirmed")
+# What a reviewer did, as opposed to what a file said ("imported"): what fine-tuning learns from.
+HUMAN_PROVENANCES = tuple(p for p in PROVENANCES if p != "imported")
 REVIEW_STATES = ("unreviewed", "partial", "done")
 CLOCK_KINDS = ("provisional", "decoded")
 

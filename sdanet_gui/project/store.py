@@ -294,10 +294,6 @@ class Project:
     def checkpoints_dir(self) -> Path:
         return self.folder / "checkpoints"
 
-    @property
-    def exports_dir(self) -> Path:
-        return self.folder / "exports"
-
     # --- transactions -------------------------------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
@@ -402,10 +398,6 @@ class Project:
             self._class_ids = None
         return self.classes()
 
-    def add_class(self, name: str) -> int:
-        self.add_classes([name])
-        return self.class_id(name)
-
     def class_id(self, name: str) -> int:
         if self._class_ids is None:
             self._class_ids = {n: i for i, n in self._query("SELECT id, name FROM classes")}
@@ -504,6 +496,24 @@ class Project:
             return None
         p = Path(rec.path)
         return p if p.is_absolute() else self.folder / p
+
+    def feature_file(self, video: int | str | VideoRecord) -> Path | None:
+        """The video's feature file (relative references resolve against the project folder), or
+        None when it has none. The file itself may be missing: callers check."""
+        rec = video if isinstance(video, VideoRecord) else self.video(video)
+        if not rec.feature_ref:
+            return None
+        p = Path(rec.feature_ref)
+        return p if p.is_absolute() else self.folder / p
+
+    def feature_files(self) -> dict[str, Path]:
+        """{video name: feature file} of the videos whose feature file exists (what can be scored)."""
+        out = {}
+        for rec in self.videos():
+            p = self.feature_file(rec)
+            if p is not None and p.is_file():
+                out[rec.name] = p
+        return out
 
     def set_video_fields(self, video: int | str, *, subset: str | None = None,
                          feature_ref: str | None = None, fingerprint: str | None = None) -> None:

@@ -5,7 +5,7 @@ same signal, split off the same held-out videos and report the same before/after
 that the same seed on the same material gives the same checkpoint. Both call this module.
 
 What it does (`finetune_videos`, the one core; `finetune_feature_set` is the `--subset` entry,
-`project/finetune_job.run_job` the project's):
+`jobs/finetune_job.run_job` the project's):
   - starts from a base checkpoint; refuses data whose classes or feature dims differ from it
     (the checkpoint module's message, naming the checkpoint file);
   - turns segments, reviewed spans and ambiguous spans into snippet targets: inside a segment

@@ -16,9 +16,9 @@ from sdanet_gui.data.feature_sets import load_feature_set
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
 from sdanet_gui.project.commands import SetReviewState
-from sdanet_gui.project.finetune_job import FinetuneRequest, run_job
+from sdanet_gui.jobs.finetune_job import FinetuneRequest, run_job
 from sdanet_gui.project.manifest import Manifest, freeze_manifest
-from sdanet_gui.project.training_set import REPLAY_PREFIX, build_training_set
+from sdanet_gui.jobs.training_set import REPLAY_PREFIX, build_training_set
 from sdanet_gui.sdanet.checkpoint import load_checkpoint
 from sdanet_gui.sdanet.finetune import finetune_feature_set
 
@@ -225,7 +225,7 @@ def test_failures_are_classified_by_what_the_user_can_do_about_them(tmp_path):
     import errno
 
     from sdanet_gui.atomic import write_bytes
-    from sdanet_gui.project.finetune_job import _final_for
+    from sdanet_gui.jobs.finetune_job import _final_for
     from sdanet_gui.sdanet.trainer import TrainingDiverged
 
     req = FinetuneRequest("m.json", "base.pt", str(tmp_path / "out.pt"))

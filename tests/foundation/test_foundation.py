@@ -33,7 +33,7 @@ def test_engine_layers_import_without_qt(layer):
 
 
 def test_gui_entry_does_not_import_torch_or_decord_at_start():
-    code = ("import sys; import sdanet_gui.app, sdanet_gui.ui.main_window;"
+    code = ("import sys; import sdanet_gui.app, sdanet_gui.ui.shell.main_window;"
             "bad = [k for k in ('torch', 'decord', 'av', 'cv2', 'h5py') if k in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     r = _run("-c", code)

@@ -16,7 +16,7 @@ def exporting(qtbot, window, project):
     """The window on the conftest project (real video) with two added segments, half reviewed."""
     AddSegment(project.video_id, "cheering", 28, 84).apply(project)       # 1 s .. 3 s at 28 fps
     AddSegment(project.video_id, "talking", 140, 196).apply(project)      # 5 s .. 7 s
-    window._set_project(project)
+    window.session.set_project(project)
     return window
 
 
@@ -48,7 +48,7 @@ def test_export_csv_writes_the_segments_and_reports_the_path(qtbot, exporting, p
 def test_only_reviewed_changes_the_summary_and_unreviewed_export_is_an_error(qtbot, exporting, project,
                                                                           tmp_path, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.export_dialog.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.panels.export_dialog.show_error", lambda *a, **k: errors.append(a[2]))
     dialog = open_dialog(qtbot, exporting)
     qtbot.keyClicks(dialog.format_box, "csv")
     qtbot.mouseClick(dialog.only_reviewed, Qt.MouseButton.LeftButton)

@@ -69,12 +69,12 @@ def ft_window(window, tmp_path):
     Safety net for a test that fails mid-run: pytest-qt closes the window before fixtures are
     torn down, and closing during training asks a (modal) question; a question left open for
     3 s is answered Yes here, so a failure never hangs the suite."""
-    window.open_project(make_demo_project(tmp_path / "proj"))
+    window.opening.open_project(make_demo_project(tmp_path / "proj"))
     assert window.project is not None
     seen: dict[int, int] = {}
 
     def answer_stale_question():
-        box = window._finetune.close_question if window._finetune is not None else None
+        box = window.finetune_flow.close_question
         if box is not None:
             seen[id(box)] = seen.get(id(box), 0) + 1
             if seen[id(box)] >= 3:
@@ -86,9 +86,9 @@ def ft_window(window, tmp_path):
     guard.start()
     yield window
     guard.stop()
-    control = window._finetune
-    if control is not None and control.busy():  # never leave a child or a running thread behind
-        control.shutdown()
+    run = window.session.finetune
+    if run.busy():  # never leave a child or a running thread behind
+        run.shutdown()
 
 
 def base_version(window):
@@ -97,10 +97,10 @@ def base_version(window):
 
 def click_finetune(qtbot, window, *, steps: int, lr: float | None = None):
     """Press the toolbar button, check the dialog's default choice, set the steps (and the
-    learning rate) under Advanced, press OK. Returns the FinetuneControl."""
-    button = window.toolbar.widgetForAction(window.action_finetune)
+    learning rate) under Advanced, press OK. Returns the window's FinetuneFlow."""
+    button = window.toolbar.widgetForAction(window.menus.finetune)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    control = window._finetune
+    control = window.finetune_flow
     dialog = control.dialog
     assert dialog is not None and dialog.isVisible()
     names = {dialog.videos.topLevelItem(i).text(0): dialog.videos.topLevelItem(i).checkState(0)
@@ -116,14 +116,14 @@ def click_finetune(qtbot, window, *, steps: int, lr: float | None = None):
         dialog.lr.setText(repr(lr))
     assert dialog.ok_button.isEnabled(), dialog.problem.text()
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert control.busy()
+    assert control.run.busy()
     return control
 
 
 def wait_progress(qtbot, control, count: int = 2) -> None:
-    qtbot.waitUntil(lambda: control.dock.progress_count >= count or control.last_final is not None,
+    qtbot.waitUntil(lambda: control.dock.progress_count >= count or control.run.last_final is not None,
                     timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final is None, control.last_final
+    assert control.run.last_final is None, control.run.last_final
 
 
 def error_box(window) -> QMessageBox:
@@ -151,21 +151,21 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     window.video_list.filter.setFocus()
     qtbot.keyClicks(window.video_list.filter, "demo_2")
     assert window.video_list.filter.text() == "demo_2"
-    assert control.busy()
+    assert control.run.busy()
 
     qtbot.mouseClick(dock.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "done", control.last_final
-    assert control.last_final["stopped"] is True
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "done", control.run.last_final
+    assert control.run.last_final["stopped"] is True
 
     project = window.project
     versions = project.model_versions()
-    assert [v.id for v in versions] == [base.id, control.new_version.id]
+    assert [v.id for v in versions] == [base.id, control.run.new_version.id]
     new = versions[-1]
     assert new.parent_id == base.id
     assert project.active_model_version().id == new.id
     assert Path(project.model_checkpoint(new)).is_file()
-    assert Path(control.request.out_checkpoint).is_file()
+    assert Path(control.run.request.out_checkpoint).is_file()
     assert sha256(project.model_checkpoint(base)) == base_hash
 
     result = control.result_dialog
@@ -174,9 +174,9 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     assert "Held-out average mAP" in result.findChild(QLabel, "resultHeadline").text()
     assert result.table.rowCount() >= 1
     assert not dock.running and "active model" in dock.status.text()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
-    # the window re-scores the videos with the new version in the background (adopt_model_version)
+    # the window re-scores the videos with the new version in the background (session.adopt)
     qtbot.waitUntil(lambda: all(project.predicted_segments(v, new.id) for v in DEMO_VIDEOS),
                     timeout=CHILD_TIMEOUT_MS)
     # and the result dialog offers the way back: the base version is active again, nothing deleted
@@ -192,14 +192,14 @@ def test_cancel_discards_the_run(qtbot, ft_window):
     control = click_finetune(qtbot, window, steps=100_000)
     wait_progress(qtbot, control, count=1)
     qtbot.mouseClick(control.dock.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "cancelled"
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "cancelled"
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     assert "Cancelled" in control.dock.status.text() and not control.dock.running
     assert control.result_dialog is None
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_killed_child_is_an_error_and_the_previous_model_stays(qtbot, ft_window):
@@ -208,19 +208,19 @@ def test_killed_child_is_an_error_and_the_previous_model_stays(qtbot, ft_window)
     base_hash = sha256(window.project.model_checkpoint(base))
     control = click_finetune(qtbot, window, steps=100_000)
     wait_progress(qtbot, control, count=1)
-    os.kill(control.runner.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "failed"
+    os.kill(control.run.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "failed"
     box = error_box(window)
     assert box.windowTitle() == "Fine-tuning failed"
     assert "previous model" in box.text()
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
     assert sha256(window.project.model_checkpoint(base)) == base_hash
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     assert window.isVisible() and not control.dock.running
     box.close()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_nan_loss_is_a_clear_error_and_the_previous_model_stays(qtbot, ft_window):
@@ -228,23 +228,23 @@ def test_nan_loss_is_a_clear_error_and_the_previous_model_stays(qtbot, ft_window
     base = base_version(window)
     base_hash = sha256(window.project.model_checkpoint(base))
     control = click_finetune(qtbot, window, steps=200, lr=1e30)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "failed" and control.last_final["kind"] == "nan", control.last_final
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "failed" and control.run.last_final["kind"] == "nan", control.run.last_final
     box = error_box(window)
     assert "previous model" in box.text()
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
     assert sha256(window.project.model_checkpoint(base)) == base_hash
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     box.close()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_closing_the_window_while_training_asks_and_kills_the_child(qtbot, ft_window):
     window = ft_window
     control = click_finetune(qtbot, window, steps=100_000)
-    qtbot.waitUntil(lambda: control.runner.pid is not None, timeout=CHILD_TIMEOUT_MS)
-    job = control.runner.job
+    qtbot.waitUntil(lambda: control.run.pid is not None, timeout=CHILD_TIMEOUT_MS)
+    job = control.run.job
     answers = []
 
     def answer(button):
@@ -258,24 +258,24 @@ def test_closing_the_window_while_training_asks_and_kills_the_child(qtbot, ft_wi
     QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.No))
     window.close()
     assert answers == [QMessageBox.StandardButton.No]
-    assert window.isVisible() and control.busy()       # "No" keeps the window and the run
+    assert window.isVisible() and control.run.busy()       # "No" keeps the window and the run
 
     QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.Yes))
     window.close()
     assert not window.isVisible()
     assert not job.is_alive()
-    assert not control.busy() or control.runner.wait(5)
+    assert not control.run.busy() or control.run.wait(5)
 
 
 def test_finetune_without_a_model_says_load_a_checkpoint_first(qtbot, window, tmp_path):
     from sdanet_gui.project.store import Project
 
     Project.create(tmp_path / "empty").close()
-    window.open_project(tmp_path / "empty")
-    window.action_finetune.trigger()
+    window.opening.open_project(tmp_path / "empty")
+    window.menus.finetune.trigger()
     box = error_box(window)
     assert "load a checkpoint first" in box.text()
-    assert window._finetune.runner is None
+    assert window.session.finetune.runner is None
     box.close()
     QApplication.processEvents()
 

@@ -68,7 +68,7 @@ def test_folders_of_features_and_of_videos_and_a_project_folder(qtbot, window, t
     folder = project.folder
     window.close()
 
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     again = MainWindow()
     qtbot.addWidget(again)

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.sdanet.localization import display_scores
-from sdanet_gui.ui.prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY
-from sdanet_gui.ui.timeline import ATTENTION_COLOR, TimelineWidget, class_color
+from sdanet_gui.session.prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY
+from sdanet_gui.ui.review.timeline import ATTENTION_COLOR, TimelineWidget, class_color
 
 K = Qt.Key
 
@@ -131,7 +131,7 @@ def _shown(window):
 
 
 def _open(qtbot, window, folder):
-    window.open_project(folder)
+    window.opening.open_project(folder)
     qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=10000)
 
 
@@ -142,7 +142,7 @@ def test_low_score_predictions_are_hidden_in_lanes_and_table_and_the_setting_per
     assert spin.value() == pytest.approx(DEFAULT_MIN_RELATIVE)
     assert _shown(window) == pytest.approx([0.1, 0.6, 1.0])
     # the user raises the filter (View menu puts the cursor in the spin box): 0.6 goes too
-    window.action_prediction_filter.trigger()
+    window.menus.prediction_filter.trigger()
     assert spin.hasFocus()
     spin.selectAll()
     qtbot.keyClicks(spin, "0.7")
@@ -157,7 +157,7 @@ def test_low_score_predictions_are_hidden_in_lanes_and_table_and_the_setting_per
     spin.setValue(0.7)
     window.close()
 
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     again = MainWindow()  # reopened: the project's saved value is used
     qtbot.addWidget(again)

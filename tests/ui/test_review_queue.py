@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sdanet_gui.data.units import FeatureSpec
-from sdanet_gui.ui.scoring import VideoResult
+from sdanet_gui.jobs.scoring import VideoResult
 
 K = Qt.Key
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -146,13 +146,16 @@ def test_the_scoring_worker_reports_per_modality_attention_the_queue_uses(qtbot,
     from sdanet_gui.bundled import resource_files
     from sdanet_gui.sdanet.localization import display_scores
     from sdanet_gui.sdanet.uncertainty import rank_items
-    from sdanet_gui.ui.scoring import ScoringWorker
+    from sdanet_gui.jobs.background import CallQueue
+    from sdanet_gui.jobs.scoring import ScoringRunner
 
-    worker = ScoringWorker()
-    results = []
-    worker.scored.connect(results.append)
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        worker.start(checkpoint, {"demo_1": Path(str(resource_files() / "demo" / "features" / "demo_1.h5"))})
+    results, calls = [], CallQueue()
+    runner = ScoringRunner(calls, on_result=results.append)
+    runner.start(checkpoint, {"demo_1": Path(str(resource_files() / "demo" / "features" / "demo_1.h5"))})
+    try:
+        assert calls.run_until(lambda: not runner.busy(), timeout=60)
+    finally:
+        runner.shutdown()
     (result,) = results
     t = result.cas.shape[0]
     assert result.modality_attention.shape == (t, 2)

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from sdanet_gui.ui.main_window import DEFAULT_CLASS
+from sdanet_gui.session.review_session import DEFAULT_CLASS
 
 from .mouse import click, drag
 
@@ -61,7 +61,7 @@ def test_drop_a_real_video_it_opens_in_a_new_project_and_plays(qtbot, window, de
 
 def test_dropping_a_folder_adds_its_videos_and_reports_what_it_cannot_open(qtbot, window, tmp_path, shared_data, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: errors.append(a[2]))
     folder = tmp_path / "clips" / "nested"
     folder.mkdir(parents=True)
     for name in ("sleap__small_robot_3_frame.mp4", "decord__video_0.mov"):
@@ -69,7 +69,7 @@ def test_dropping_a_folder_adds_its_videos_and_reports_what_it_cannot_open(qtbot
     (folder / "notes.txt").write_text("not a video")
     (folder / "broken.mp4").write_bytes(b"\x00" * 1000)
     drop(window, [tmp_path / "clips"])
-    qtbot.waitUntil(lambda: len(window.video_list.items()) == 2 and not window.opener.busy(), timeout=20000)
+    qtbot.waitUntil(lambda: len(window.video_list.items()) == 2 and not window.opening.busy(), timeout=20000)
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
     assert "broken.mp4" in errors[0]
     names = sorted(i.text(0) for i in window.video_list.items())
@@ -96,9 +96,9 @@ def test_segment_table_and_undo_history_follow_edits(qtbot, window, demo_video):
     table.selectRow(0)
     assert review.editor.selected_id == seg.id and review.player.position == seg.start_frame
     # undo from the Edit menu: the table empties
-    window.action_undo.trigger()
+    window.menus.undo.trigger()
     assert project.segments(window.current_video_id) == [] and table.rowCount() == 0
-    window.action_redo.trigger()
+    window.menus.redo.trigger()
     assert table.rowCount() == 1
     assert window.video_list.items()[0].text(3) == "0 / 1"
 
@@ -116,7 +116,7 @@ def test_open_a_saved_project_shows_its_first_video_and_segments(qtbot, window, 
 
 def test_a_missing_path_is_reported_by_name(qtbot, window, tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: seen.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: seen.append(a[2]))
     window.open_paths([tmp_path / "nope.mp4"])
     assert seen and "nope.mp4: not found" in seen[0]
 
@@ -155,14 +155,14 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
     # a bad time is refused with a message and the cell shows the stored value again
     assert window.review.editor.edit_field(sid, "start", "not a time") is False
     assert table.item(0, 1).text() == "00:00:01.000" and p.segment(sid).start_frame == 28
-    window.action_undo.trigger()
-    window.action_undo.trigger()
+    window.menus.undo.trigger()
+    window.menus.undo.trigger()
     assert (p.segment(sid).label, p.segment(sid).end_frame) == ("talking", 56)
 
 
 def test_dropping_an_annotation_file_imports_it_and_a_bad_one_is_named(qtbot, window, shared_data, tmp_path, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: errors.append(a[2]))
     gt = shared_data / "annotations" / "activitynet13_subset_mmaction2" / "gt.json"
     drop(window, [gt])
     assert errors == []

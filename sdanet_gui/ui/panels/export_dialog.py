@@ -1,0 +1,105 @@
+"""File > Export…: write the project's human segments in one of the project's export formats.
+
+Why: the corrected annotations are the product of a review; this dialog is the one place in the
+window that turns them into a file other tools read. It only chooses options and calls
+`project.exchange.export_annotations`; it never formats annotations itself. A UserError from the
+writer becomes the error dialog; the window keeps running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
+
+from .dialogs import show_error
+
+# formats written into a folder (one file per video or per class) rather than one file
+FOLDER_FORMATS = ("thumos14", "elan", "wtalc")
+DEFAULT_NAMES = {"activitynet": "annotations.json", "csv": "annotations.csv",
+                 "thumos14": "thumos14_annotations", "elan": "elan_annotations",
+                 "wtalc": "wtalc_annotations"}
+
+
+class ExportDialog(QDialog):
+    """Format, only-reviewed, a summary of what will be written, a path, Export."""
+
+    def __init__(self, project, parent: QWidget | None = None):
+        from ...project.exchange import EXPORT_FORMATS
+
+        super().__init__(parent)
+        self.setWindowTitle("Export annotations")
+        self.setObjectName("exportDialog")
+        self.project = project
+        self.written: Path | None = None
+        self.format_box = QComboBox(self)
+        self.format_box.setObjectName("exportFormat")
+        self.format_box.addItems(list(EXPORT_FORMATS))
+        self.only_reviewed = QCheckBox("Only reviewed videos (and reviewed spans)", self)
+        self.only_reviewed.setObjectName("exportOnlyReviewed")
+        self.summary = QLabel(self)
+        self.summary.setObjectName("exportSummary")
+        self.path_edit = QLineEdit(self)
+        self.path_edit.setObjectName("exportPath")
+        self.browse = QPushButton("Browse…", self)
+        self.browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(self.browse)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setObjectName("exportButton")
+        self.buttons.accepted.connect(self._export)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Format", self.format_box)
+        form.addRow("", self.only_reviewed)
+        form.addRow("Will write", self.summary)
+        form.addRow("To", path_row)
+        form.addRow(self.buttons)
+        self.format_box.currentTextChanged.connect(self._format_changed)
+        self.only_reviewed.toggled.connect(self.update_summary)
+        self.path_edit.textChanged.connect(self._path_changed)
+        self._format_changed(self.format_box.currentText())
+
+    def fmt(self) -> str:
+        return self.format_box.currentText()
+
+    def _format_changed(self, fmt: str) -> None:
+        text = self.path_edit.text().strip()
+        if not text or Path(text).name in DEFAULT_NAMES.values():  # keep a path the user typed
+            self.path_edit.setText(str(Path(self.project.folder) / "exports" / DEFAULT_NAMES[fmt]))
+        self.update_summary()
+
+    def _path_changed(self, text: str) -> None:
+        self.export_button.setEnabled(bool(text.strip()))
+
+    def update_summary(self) -> None:
+        """'N videos, M segments as FMT (a folder)' for the chosen options."""
+        from ...project.exchange import project_annotations
+
+        aset = project_annotations(self.project, only_reviewed=self.only_reviewed.isChecked())
+        n_seg = sum(len(v.segments) for v in aset.videos.values())
+        where = " (a folder)" if self.fmt() in FOLDER_FORMATS else ""
+        self.summary.setText(f"{len(aset.videos)} videos, {n_seg} segments as {self.fmt()}{where}")
+
+    def _browse(self) -> None:
+        if self.fmt() in FOLDER_FORMATS:
+            path = QFileDialog.getExistingDirectory(self, "Export into folder", self.path_edit.text())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export to file", self.path_edit.text())
+        if path:
+            self.path_edit.setText(path)
+
+    def _export(self) -> None:
+        from ...errors import UserError
+        from ...project.exchange import export_annotations
+
+        try:
+            self.written = export_annotations(self.project, self.fmt(), Path(self.path_edit.text().strip()),
+                                              only_reviewed=self.only_reviewed.isChecked())
+        except UserError as exc:
+            show_error(self, "Cannot export", str(exc))
+            return
+        self.accept()
