@@ -51,7 +51,8 @@ def test_project_run_trains_bit_identically_to_the_subset_path_and_reports_in_or
     started, before, after, done = msgs[0], msgs[1], msgs[-2], msgs[-1]
     assert (before["phase"], after["phase"]) == ("before", "after")
     assert started["device"] == "cpu" and started["amp"] is False and started["steps"] == 4
-    assert len(started["held_out"]) == 1 and len(started["train_videos"]) == 5
+    # 6 fully reviewed videos: 3 held out (enough to decide on), 3 trained on
+    assert len(started["held_out"]) == 3 and len(started["train_videos"]) == 3
     assert not set(started["held_out"]) & set(started["train_videos"])
     progress = next(m for m in msgs if m["type"] == "progress")
     assert {"total", "snippet", "mil"} <= set(progress["losses"]) and progress["total"] == 4
@@ -69,6 +70,15 @@ def test_project_run_trains_bit_identically_to_the_subset_path_and_reports_in_or
     assert metrics["steps_done"] == 4 and metrics["held_out"] == started["held_out"]
     state, meta = load_checkpoint(out)
     assert meta.metrics["finetune"]["after"] == metrics["after"]
+    # how far the figure can be trusted: what it rests on and a bootstrap interval over videos
+    report = metrics["held_out_report"]
+    assert report["videos"] == 3 and report["names"] == started["held_out"]
+    assert report["segments"] == started["held_out_segments"] > 0
+    assert report["before"] == pytest.approx(before["average_mAP"])
+    assert report["after"] == pytest.approx(after["average_mAP"])
+    lo, hi = report["interval"]
+    assert -1.0 <= lo <= hi <= 1.0 and report["interval_of"] == "after - before"
+    assert metrics["classes"] == started["classes"] == meta.classes and metrics["new_classes"] == []
 
     # the same material through `sdanet finetune --subset` (all videos of 'train', reviewed
     # whole) with the same seed gives the same weights, tensor for tensor

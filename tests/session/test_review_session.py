@@ -157,7 +157,7 @@ def test_post_processing_relocalizes_one_video_from_its_cached_scores(session, c
     assert session.set_postprocess(params, "not scored") is None
 
 
-def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_the_result(calls, checkpoint, tmp_path):
+def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_only_when_told(calls, checkpoint, tmp_path):
     from sdanet_gui.jobs.finetune_job import run_job
     from sdanet_gui.project.commands import AddSegment, SetReviewState
     from sdanet_gui.session.finetuning import FinetuneOptions
@@ -189,9 +189,17 @@ def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_the_resu
     assert outcome.kind == "done", outcome.message
     assert out.is_file() and outcome.new_version.name == "demo ft1"
     assert outcome.new_version.parent_id == base.id
+    # three reviewed videos: one held out, too little to tell -> registered, not made active
+    assert not outcome.adopted and "too little held out to tell" in outcome.message
+    assert "on 1 held-out video" in outcome.decision.reason and "'demo' stays active" in outcome.message
+    assert project.active_model_version().id == base.id
+    assert outcome.new_version.metrics["classes"] == ann["class_list"]
+    assert outcome.summary.steps_done == 2 and outcome.summary.train_videos
+    assert outcome.summary.report.videos == 1 and outcome.summary.report.segments > 0
+    # the user saw the numbers and uses it anyway; then goes back
+    run.use_anyway()
     assert project.active_model_version().id == outcome.new_version.id == session.active.id
     assert session.previous.id == base.id
-    assert outcome.summary.steps_done == 2 and outcome.summary.train_videos
     run.rollback()
     assert project.active_model_version().id == base.id
     assert run.prepare(FinetuneOptions(steps=2)).version_name == "demo ft2"
