@@ -56,8 +56,8 @@ def add_arguments(parser) -> None:
                         help="with --project: count imported segments as reviewed corrections "
                              "(curated ground truth)")
     parser.add_argument("--replay", metavar="PATH",
-                        help="with --project: base training feature set mixed in (video labels only; "
-                             "default: the one the base checkpoint records, if any)")
+                        help="with --project: the base's training feature set, mixed in against "
+                             "forgetting (default: the one the base checkpoint records, if any)")
     parser.add_argument("--no-replay", action="store_true", help="with --project: no replay")
     parser.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -23,9 +23,9 @@ referenced feature file that is missing or unreadable, features whose dimensions
 checkpoint's or from the other videos' spec.
 
 Optional replay: the training subset of the base's own feature set (recorded in the checkpoint,
-or a path the user gave), trained with video-level labels only (the new classes masked: those
-videos predate them), to keep what the base model knew; its test subset measures how much was
-kept (`replay_test`). Its videos are renamed "replay/<name>" so they can never collide with a
+or a path the user gave), trained on its annotations (video labels and segments; the new
+classes masked: those videos predate them), to keep what the base model knew; its test subset
+measures how much was kept (`replay_test`). Its videos are renamed "replay/<name>" so they can never collide with a
 project video.
 
 This module never writes anything and never imports torch or Qt.
@@ -60,8 +60,8 @@ class TrainingSet:
     replay_test: list[FeatureVideo] = field(default_factory=list)  # the base's test videos
 
     def snippet_targets(self) -> dict[str, np.ndarray]:
-        """{video: long [T]} (-1 unknown, 0 background, c+1 class c) of the corrected videos:
-        exactly what the core trains on (the held-out ones are not trained on)."""
+        """{video: long [T]} (-1 unknown, 0 background, c+1 class c) of the corrected videos
+        (the core trains on those that are not held out, and on the replay videos' annotations)."""
         from ..sdanet.finetune import video_snippet_targets
 
         return {v.name: video_snippet_targets(self.feature_set.spec, v, self.reviewed_spans_s[v.name],
@@ -157,6 +157,7 @@ def _replay_videos(path: str, classes: Sequence[str], new_classes: Sequence[str]
     'replay/<name>'; the new classes are unknown to them."""
     from ..data.feature_sets import load_feature_set
     from ..sdanet.dataset import UNLABELLED_KEY
+    from ..sdanet.finetune import BACKGROUND_UNKNOWN_KEY
 
     rfs = load_feature_set(path, spec=spec)
     if list(rfs.classes) != list(classes):
@@ -168,7 +169,9 @@ def _replay_videos(path: str, classes: Sequence[str], new_classes: Sequence[str]
 
     def renamed(v):
         name = REPLAY_PREFIX + v.name
-        meta = {**v.annotation.meta, UNLABELLED_KEY: list(new_classes)} if new_classes else v.annotation.meta
+        meta = v.annotation.meta
+        if new_classes:
+            meta = {**meta, UNLABELLED_KEY: list(new_classes), BACKGROUND_UNKNOWN_KEY: list(new_classes)}
         return replace(v, name=name, annotation=replace(v.annotation, name=name, meta=meta))
 
     out = [renamed(v) for v in rfs.by_subset(rfs.train_subset)]
