@@ -8,7 +8,9 @@ an ActivityNet result file (or any file with --as-predictions) becomes the predi
 a model version named "imported". One transaction: a malformed file changes nothing.
 --features: each imported video gets its features from the feature set at PATH (per-video
 folder, HDF5 file or W-TALC bundle, matched by name), copied into the project
-(`project.exchange.attach_feature_set`).
+(`project.exchange.attach_feature_set`); a set that does not record its frame rate and snippet
+length (a W-TALC bundle) is taken to have the I3D convention of the presets (25 fps, 16-frame
+snippets).
 --reviewed: the file is curated ground truth: its segments become human corrections (the
 "Confirm" edit, provenance "confirmed") and its videos are marked reviewed whole, so fine-tuning
 and `sdanet train --project` learn from them and may hold them out to measure.
@@ -64,7 +66,10 @@ def run(args) -> int:
             names = [v.name for v in project.videos()]
         lines.append(report.summary())
         if args.features:
-            linked = attach_feature_set(project, args.features, names, annotations=args.annotations)
+            from ..sdanet.config import load_preset
+
+            linked = attach_feature_set(project, args.features, names, annotations=args.annotations,
+                                        default_spec=load_preset("thumos14").feature_spec())
             lines.append(f"features: {len(linked['attached'])} of {len(names)} videos linked to "
                          f"{args.features}" + (f"; none for {', '.join(linked['missing'][:5])}"
                                                + (" ..." if len(linked['missing']) > 5 else "")

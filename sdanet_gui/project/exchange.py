@@ -287,10 +287,12 @@ def attach_feature_file(project: Project, path: str | os.PathLike):
 IMPORTED_FEATURES = "features/imported"   # inside the project: per-video files of imported sets
 
 
-def attach_feature_set(project: Project, path: str | os.PathLike, names, annotations=None) -> dict:
+def attach_feature_set(project: Project, path: str | os.PathLike, names, annotations=None,
+                       default_spec=None) -> dict:
     """Give the project videos `names` the features a feature set holds for them (matched by
     name): a per-video folder, an HDF5 set file or a W-TALC bundle (data/feature_sets.py;
-    `annotations` as there, for sets whose annotations are not beside them). Each video's
+    `annotations` as there, for sets whose annotations are not beside them; `default_spec` fills
+    the frame rate and snippet length a set does not record, e.g. a W-TALC bundle). Each video's
     features are written as a per-video feature file into the project
     (`features/imported/<name>.h5`, the file the training and scoring read), and a video whose
     extent is unknown gets that of its features. Returns {"attached": [names], "missing":
@@ -301,7 +303,7 @@ def attach_feature_set(project: Project, path: str | os.PathLike, names, annotat
     from ..data.feature_files import FeatureFile, write_feature_file
     from ..data.feature_sets import load_feature_set
 
-    fs = load_feature_set(path, annotations=annotations)
+    fs = load_feature_set(path, annotations=annotations, default_spec=default_spec)
     by_name = {v.name: v for v in fs.videos}
     folder = project.folder / IMPORTED_FEATURES
     folder.mkdir(parents=True, exist_ok=True)

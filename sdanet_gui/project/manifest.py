@@ -154,10 +154,14 @@ def freeze_manifest(project: Project, video_ids=None, *, trust_imported: bool = 
             limit = project.frame_limit(rec.id)
             whole = bool(span) and (review.state == "done" or (limit is not None and span[1] >= limit)
                                     or (review.state == "unreviewed" and trust_imported))
-            reviewed_at = review.modified or max((s.modified for s in segs), default="")
             have = {s.label for s in segs}
-            after = [c for c in classes if c not in have and span
-                     and created.get(c) is not None and created[c] > reviewed_at]
+            if review.modified:   # a class of the same instant counts as later (masked: the safe side)
+                after = [c for c in classes if c not in have and span and created.get(c) is not None
+                         and created[c] >= review.modified]
+            else:                 # trusted imported ground truth: its classes came with it
+                imported_at = max((s.modified for s in segs), default="")
+                after = [c for c in classes if c not in have and span and created.get(c) is not None
+                         and created[c] > imported_at]
             unknown = [c for c in classes if c not in have and (not whole or c in after)]
             clock = project.clock(rec.id, covering=max([s.end_frame for s in segs] + [0]))
             spans_s = [[float(clock.frame_to_seconds(a)), float(clock.frame_to_seconds(b))]

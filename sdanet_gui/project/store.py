@@ -54,7 +54,9 @@ PROVISIONAL_FPS = 1000.0
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """UTC now, to the microsecond: a class created and a video reviewed one after the other
+    must stay in order (fine-tuning asks which came first; schema.py version 2)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 # --- records: plain snapshots of rows, never live objects --------------------------------------

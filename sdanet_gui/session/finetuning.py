@@ -420,6 +420,9 @@ class Finetuning:
             return FinetuneOutcome("unregistered", f"{what} finished, but the project was closed: "
                                                    f"the checkpoint is at {msg.get('checkpoint')}", msg, base)
         try:
+            current = project.active_model_version()
+            if current is not None:   # pinned: "the newest" must not make the new one active
+                project.set_active_model_version(current.id)
             mv = project.add_model_version(plan.version_name, checkpoint=msg["checkpoint"],
                                            metrics=msg.get("metrics") or {},
                                            parent_id=plan.base.id if plan.base is not None else None)

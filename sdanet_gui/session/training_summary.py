@@ -98,10 +98,12 @@ class TrainingSummary:
 
 
 def summarize_material(manifest) -> TrainingSummary:
-    """The TrainingSummary of a frozen manifest (project/manifest.py)."""
-    summary = TrainingSummary(len(manifest.videos), sum(1 for v in manifest.videos if v.fully_reviewed),
+    """The TrainingSummary of a frozen manifest (project/manifest.py); videos without features
+    are left out, as the run leaves them out."""
+    videos = [v for v in manifest.videos if v.feature_ref]
+    summary = TrainingSummary(len(videos), sum(1 for v in videos if v.fully_reviewed),
                               {c: ClassMaterial() for c in manifest.classes})
-    for v in manifest.videos:
+    for v in videos:
         covered = []
         for s in v.segments:
             kind = _KIND.get(s.provenance)

@@ -157,3 +157,32 @@ def test_replacing_predictions_keeps_only_those_a_human_segment_was_accepted_fro
     accept.undo(project)
     assert not project.segments(video.id) or all(s.source_prediction_id != accepted.id
                                                  for s in project.segments(video.id))
+
+
+def test_a_version_1_file_is_upgraded_in_place_and_its_classes_count_as_there_from_the_start(tmp_path):
+    """Schema 2 records when a class was created (fine-tuning masks a class for videos reviewed
+    before it existed); an older project's classes keep NULL = from the start."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "project.sqlite")
+    for statement in schema._statements(schema.MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("INSERT INTO classes(name, position) VALUES ('Diving', 0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Project.open(folder) as p:
+        assert schema.schema_version(p.conn) == schema.SCHEMA_VERSION == 2
+        assert p.class_created() == {"Diving": None}
+        p.add_classes(["HighJump"])
+        created = p.class_created()["HighJump"]
+        assert created is not None and created.endswith("+00:00")
+        assert p.classes() == ["Diving", "HighJump"]
+    # the default lane of a new project goes once a model brings its classes, but never a used class
+    with Project.create(tmp_path / "new") as p:
+        p.add_classes(["action"])
+        assert p.remove_unused_class("action") and p.classes() == []
+        p.add_classes(["jump"])
+        v = p.add_video("v", duration=10.0)
+        p.add_imported_segments(v.id, [("jump", 1.0, 2.0)])
+        assert not p.remove_unused_class("jump") and p.classes() == ["jump"]

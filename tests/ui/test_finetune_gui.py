@@ -132,7 +132,10 @@ def error_box(window) -> QMessageBox:
     return boxes[0]
 
 
-def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
+def test_stop_keeps_the_weights_as_a_new_version_that_is_used_only_when_the_user_says_so(qtbot, ft_window):
+    """The demo scenario: three reviewed videos, so one can be held out: too little to tell.
+    The run is registered but the model in use stays, the result dialog says why, and "Use
+    anyway" makes it active after the user has seen the numbers; Model > Versions goes back."""
     window = ft_window
     base = base_version(window)
     base_hash = sha256(window.project.model_checkpoint(base))
@@ -162,28 +165,37 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     versions = project.model_versions()
     assert [v.id for v in versions] == [base.id, control.run.new_version.id]
     new = versions[-1]
-    assert new.parent_id == base.id
-    assert project.active_model_version().id == new.id
+    assert new.parent_id == base.id and new.metrics["classes"] == ["Flash", "Slide", "Grow", "Spin"]
+    assert project.active_model_version().id == base.id          # never worse by surprise
     assert Path(project.model_checkpoint(new)).is_file()
-    assert Path(control.run.request.out_checkpoint).is_file()
     assert sha256(project.model_checkpoint(base)) == base_hash
 
     result = control.result_dialog
     assert result is not None and result.isVisible()
     assert result.summary.stopped and result.summary.steps_done < 100_000
     assert "Held-out average mAP" in result.findChild(QLabel, "resultHeadline").text()
-    assert result.table.rowCount() >= 1
-    assert not dock.running and "active model" in dock.status.text()
+    verdict = result.findChild(QLabel, "resultDecision").text()
+    assert "not</b> in use" in verdict and "too little held out to tell" in verdict
+    trust = result.findChild(QLabel, "resultTrust").text()
+    assert "on 1 held-out video" in trust and "interval" in trust
+    assert result.table.rowCount() >= 1 and result.rollback_button is None
+    assert not dock.running and "not in use" in dock.status.text()
     qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
-    # the window re-scores the videos with the new version in the background (session.adopt)
+    # "Use anyway": active now, the window re-scores the videos with it in the background
+    qtbot.mouseClick(result.use_anyway_button, Qt.MouseButton.LeftButton)
+    assert project.active_model_version().id == new.id
     qtbot.waitUntil(lambda: all(project.predicted_segments(v, new.id) for v in DEMO_VIDEOS),
                     timeout=CHILD_TIMEOUT_MS)
-    # and the result dialog offers the way back: the base version is active again, nothing deleted
-    # (at once, or as soon as the re-scoring run's last message has arrived)
-    qtbot.mouseClick(result.rollback_button, Qt.MouseButton.LeftButton)
+    # and Model > Versions offers the way back: the base version is active again, nothing deleted
+    dialog = window.versions_dialog()
+    item = dialog.item_of(base.id)
+    assert "bundled demo model" in item.text(dialog.NAME)         # labelled as a demo
+    dialog.tree.setCurrentItem(item)
+    qtbot.mouseClick(dialog.make_active_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: project.active_model_version().id == base.id, timeout=CHILD_TIMEOUT_MS)
     assert [v.id for v in project.model_versions()] == [base.id, new.id]
+    dialog.close()
 
 
 def test_cancel_discards_the_run(qtbot, ft_window):
@@ -285,14 +297,21 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
 
     window = ft_window
     dialog = window.finetune()
-    first = dialog.videos.topLevelItem(0)
-    second = dialog.videos.topLevelItem(1)
-    for item in (first, second):  # one video with segments left: nothing to hold out
+    # what it trains on, per class, before it starts; and why it will not decide anything
+    material = dialog.material_label.text()
+    assert "It trains on" in material and "Flash:" in material and "drawn or edited" in material
+    assert "reviewed background" in material and "Only 1 fully reviewed video(s) can be held out" in material
+    assert not dialog.warning.isVisible()                # segments drawn by hand: no self-training
+    first, second, third = (dialog.videos.topLevelItem(i) for i in range(3))
+    for item in (first, second):  # one video with segments left: it can train, nothing held out
         item.setCheckState(0, Qt.CheckState.Unchecked)
-    assert not dialog.ok_button.isEnabled()
-    assert "at least 2 videos" in dialog.problem.text()
+    assert dialog.ok_button.isEnabled()
     assert dialog.counts.text().startswith("1 of 4 videos chosen: 8 human segments")
+    assert "Only 0 fully reviewed video(s) can be held out" in dialog.material_label.text()
+    third.setCheckState(0, Qt.CheckState.Unchecked)
+    assert not dialog.ok_button.isEnabled() and "at least one video" in dialog.problem.text()
     first.setCheckState(0, Qt.CheckState.Checked)
+    third.setCheckState(0, Qt.CheckState.Checked)
     assert dialog.ok_button.isEnabled()
 
     qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
