@@ -165,7 +165,8 @@ class ReviewSession:
         mv = project.add_model_version(checkpoint.stem, checkpoint=checkpoint)
         self._make_active(mv, None)  # its scores are cached: reopening the demo needs no network
         self.score(checkpoint, features, model_version=mv)
-        self.events.status.emit(f"Demo project in {folder}: scoring {len(videos)} videos…", 0)
+        self.events.status.emit(f"Demo project in {folder}: scoring {len(videos)} videos with the demo "
+                                f"model (4 made-up classes of generated shapes, not for real videos)…", 0)
         return videos
 
     # --- videos, annotations, features ---------------------------------------------------------

@@ -193,3 +193,28 @@ def test_import_with_features_and_reviewed_gives_a_project_ready_to_fine_tune(ft
     # curated ground truth: fine-tuning needs no --trust-imported
     r = _json_main(capsys, ["finetune", "--project", folder, "--ckpt", ft_world["base"], "--steps", 2, "--json"])
     assert r["held_out"]["videos"] == 3 and r["trains_on"]["fully_reviewed"] == 6
+
+
+def test_a_base_trained_by_sdanet_train_is_replayed_by_default(ft_world, ft, tmp_path, capsys):
+    """`sdanet train --data` records where it trained; fine-tuning that base replays that set
+    (against forgetting) and reports its test figure before / after; --no-replay does not."""
+    from sdanet_gui.data.synthetic import write_synthetic
+
+    data = write_synthetic(tmp_path / "base_set", train_videos=6, test_videos=2, **ft.SYN)
+    base = tmp_path / "base.pt"
+    tiny = ["model.hidden_dim=16", "model.sda_heads=2", "model.attention_hidden=8", "model.sda_ffn_dim=16",
+            "model.pfm_proj_dim=8", "train.batch_size=4", "train.max_seqlen=40"]
+    code = cli.main(["train", "--data", str(data), "--preset", "synthetic", "--iterations", "2", "--out", str(base),
+                     "--no-progress", *[a for o in tiny for a in ("--set", o)]])
+    assert code == 0, capsys.readouterr().err[-2000:]
+    capsys.readouterr()
+    _, meta = load_checkpoint(base)
+    assert meta.metrics["training_set"]["path"] == str(data.absolute())
+    folder = _copy_project(ft_world, tmp_path / "proj")
+    r = _json_main(capsys, ["finetune", "--project", folder, "--ckpt", base, "--steps", 2,
+                            "--trust-imported", "--json"])
+    assert r["replay"] == str(data.absolute()) and r["replay_videos"] == 6
+    assert r["base_test"]["videos"] == 2 and 0.0 <= r["base_test"]["after"] <= 1.0
+    r = _json_main(capsys, ["finetune", "--project", folder, "--ckpt", base, "--steps", 2,
+                            "--trust-imported", "--json", "--no-replay"])
+    assert r["replay"] is None and r["replay_videos"] == 0 and "base_test" not in r

@@ -333,3 +333,71 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
     # the replay set is a per-user setting ("finetune_replay"), offered by the next dialog
     user_settings.update(finetune_replay=str(replay))
     assert window.finetune().replay.text() == str(replay)
+
+
+def test_a_model_of_the_projects_own_from_the_model_menu(qtbot, ft_window):
+    """Model > New model from this project…: the same dialog, for a cold start (no base, a cold
+    start's steps), measured against the model in use; too little held out -> not in use."""
+    window = ft_window
+    base = base_version(window)
+    window.menus.new_model.trigger()
+    control = window.finetune_flow
+    dialog = control.dialog
+    assert dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    assert dialog.windowTitle() == "New model from this project" and dialog.steps.value() == 400
+    assert any("bundled demo model" in label.text() for label in dialog.findChildren(QLabel))
+    assert not dialog.replay_on.isVisible() and dialog.options().replay is None
+    qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
+    dialog.steps.setValue(3)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "done", control.run.last_final
+    new = control.run.new_version
+    assert new.name == "proj model 1" and new.parent_id is None and new.metrics["cold_start"] is True
+    assert window.project.active_model_version().id == base.id
+    result = control.result_dialog
+    assert result.windowTitle() == "Training result" and result.use_anyway_button is not None
+    assert result.summary.report.before is not None          # measured against the demo model
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
+    result.close()
+
+
+def test_accepted_predictions_alone_are_warned_about_before_the_run(qtbot, window, tmp_path):
+    from sdanet_gui.project.commands import AcceptPredictions
+    from sdanet_gui.project.store import Project
+
+    folder = make_demo_project(tmp_path / "proj")
+    with Project.open(folder) as p:     # every human segment becomes an accepted prediction
+        mv = p.model_versions()[0]
+        for name in DEMO_VIDEOS:
+            rows = [(s.label, s.start_frame, s.end_frame, 0.9) for s in p.segments(name)]
+            with p.transaction() as c:
+                c.execute("DELETE FROM segments WHERE video_id = ?", (p.video(name).id,))
+            p.add_predictions(mv.id, name, rows)
+            AcceptPredictions([s.id for s in p.predicted_segments(name, mv.id)]).apply(p)
+    window.opening.open_project(folder)
+    dialog = window.finetune()
+    assert dialog.warning.isVisible() and "self-training" in dialog.warning.text()
+    assert "accepted predictions" in dialog.material_label.text()
+    dialog.reject()
+
+
+def test_a_checkpoint_without_the_projects_classes_suggests_the_two_ways(qtbot, ft_window, monkeypatch):
+    from sdanet_gui.bundled import model_files
+    from sdanet_gui.project.commands import AddSegment
+
+    window = ft_window
+    project = window.project
+    project.add_classes(["Wave"])
+    AddSegment(project.video("demo_1").id, "Wave", 10, 40).apply(project)
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(Path(str(model_files() / "demo.pt"))), ""))
+    window.menus.load_checkpoint.trigger()
+    qtbot.waitUntil(lambda: window.finetune_flow.suggestion is not None, timeout=CHILD_TIMEOUT_MS)
+    box = window.finetune_flow.suggestion
+    assert box.objectName() == "modelLacksClasses" and box.isVisible() and "Wave" in box.text()
+    button = next(b for b in box.buttons() if b.text().startswith("New model from this project"))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = window.finetune_flow.dialog
+    assert dialog is not None and dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    dialog.reject()

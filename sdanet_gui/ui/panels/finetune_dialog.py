@@ -126,7 +126,7 @@ class FinetuneDialog(QDialog):
         self.seed.setValue(int(d.seed))
         self.replay_on = QCheckBox("Mix in the base's training set (replay)", self.advanced)
         self.replay_on.setObjectName("finetuneReplayOn")
-        self.replay_on.setChecked(d.replay is not None)
+        self.replay_on.setChecked(d.replay is not None and not cold_start)
         self.replay_on.setToolTip("Trains on the base model's own training set too, so that it does not "
                                   "forget what it knew; its test videos show how much it kept")
         self.replay_on.toggled.connect(lambda *_: self._validate())
@@ -149,7 +149,6 @@ class FinetuneDialog(QDialog):
             form.addRow(self.replay_on)
             form.addRow("Replay feature set:", replay_row)
         else:
-            self.replay_on.setChecked(False)
             self.replay_on.hide()
             self.replay.hide()
             browse.hide()
