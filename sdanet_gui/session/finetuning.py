@@ -450,12 +450,8 @@ class Finetuning:
     def use_anyway(self) -> None:
         """The user saw the numbers and wants the last run's version active all the same."""
         outcome = self.outcome
-        if outcome is None or outcome.new_version is None or self.plan is None:
+        if outcome is None or outcome.new_version is None or not self._switch_to(outcome.new_version):
             return
-        project = self.plan.project
-        if project.closed or self.session.project is not project:
-            return
-        self.session.adopt(outcome.new_version)
         if outcome.decision is not None:
             outcome.decision.adopt = True
         self.session.events.status.emit(f"'{outcome.new_version.name}' is active (used anyway)", 10000)
@@ -463,13 +459,16 @@ class Finetuning:
     def rollback(self) -> None:
         """The base version of the last run is active again; the new one stays listed."""
         outcome = self.outcome
-        if outcome is None or outcome.base is None or self.plan is None:
+        if outcome is None or outcome.base is None or not self._switch_to(outcome.base):
             return
-        project = self.plan.project
-        if project.closed or self.session.project is not project:
-            return
-        self.session.adopt(outcome.base)
         new = outcome.new_version
         self.session.events.status.emit(
             f"'{outcome.base.name}' is active again"
             + (f"; '{new.name}' stays under Model > Versions" if new is not None else ""), 10000)
+
+    def _switch_to(self, mv) -> bool:
+        """Make `mv` active while the last run's project is still the session's; True if done."""
+        if self.plan is None or self.plan.project.closed or self.session.project is not self.plan.project:
+            return False
+        self.session.adopt(mv)
+        return True

@@ -60,13 +60,8 @@ class FinetuneFlow(QObject):
     def open_dialog(self):
         """Model > Fine-tune…: the start dialog (returned; tests drive it), or None with the reason
         shown when fine-tuning cannot start now."""
-        project = self.session.project
+        project = self._ready()
         if project is None:
-            self.status("Open a project first: fine-tuning learns from its corrected videos")
-            return None
-        if self.run.busy():
-            self._show_dock()
-            self.status("Fine-tuning is already running: see the Training dock")
             return None
         try:
             mv, _ = self.run.base()
@@ -78,15 +73,22 @@ class FinetuneFlow(QObject):
     def open_new_model_dialog(self):
         """Model > New model from this project…: the start dialog of a cold start (returned),
         or None with the reason shown."""
-        project = self.session.project
+        project = self._ready()
         if project is None:
-            self.status("Open a project first: a new model learns from its reviewed videos")
+            return None
+        return self._open(project, version_label(project, project.active_model_version()), cold_start=True)
+
+    def _ready(self):
+        """The session's project when a run can be set up now; None, with the reason in the
+        status line, when there is no project or a run is going on."""
+        if self.session.project is None:
+            self.status("Open a project first: a model learns from its reviewed videos")
             return None
         if self.run.busy():
             self._show_dock()
             self.status("Training is already running: see the Training dock")
             return None
-        return self._open(project, version_label(project, project.active_model_version()), cold_start=True)
+        return self.session.project
 
     def _open(self, project, base_label: str, *, cold_start: bool):
         from .finetune_dialog import FinetuneDialog
