@@ -209,3 +209,41 @@ def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_only_whe
 class _Never:
     def is_set(self) -> bool:
         return False
+
+
+def test_the_demo_scenario_confirm_one_video_then_fine_tune_leaves_the_model_in_use(calls, checkpoint, tmp_path):
+    """Issue 14's first finding: predictions of one video accepted in bulk (Shift+Enter), that
+    video reviewed part of the way, Fine-tune. The run is self-training and has nothing fully
+    reviewed to hold out: it is said before it starts, and afterwards the model in use stays."""
+    from sdanet_gui.jobs.finetune_job import run_job
+    from sdanet_gui.project.commands import ConfirmRange, SetReviewState
+    from sdanet_gui.session.finetuning import FinetuneOptions
+
+    session = ReviewSession(calls, scoring=False)
+    project = Project.create(tmp_path / "demo")
+    session.set_project(project)
+    attach_demo(session)
+    ann = json.loads((DEMO / "annotations.json").read_text())
+    project.add_classes(ann["class_list"])
+    base = project.add_model_version("demo", checkpoint=checkpoint)
+    project.set_active_model_version(base.id)
+    rows = [(a["label"], *project.seconds_to_frames("demo_1", *a["segment"]), 0.8)
+            for a in ann["database"]["demo_1"]["annotations"]]
+    project.add_predictions(base.id, "demo_1", rows)
+    video = project.video("demo_1")
+    half = project.frame_limit(video.id) // 2
+    ConfirmRange(video.id, 0, half, model_version_id=base.id).apply(project)   # what was in view
+    SetReviewState(video.id, "partial", half).apply(project)
+    run = session.finetune
+    plan = run.prepare(FinetuneOptions(steps=2))
+    assert plan.material.self_training and "self-training" in plan.material.warning()
+    assert plan.material.fully_reviewed == 0
+    finished = []
+    run.events.finished.connect(finished.append)
+    run_job(plan.request, run.handle, _Never(), _Never())
+    (outcome,) = finished
+    assert outcome.kind == "done" and not outcome.adopted, outcome.message
+    assert "nothing was held out to measure it on" in outcome.message
+    assert project.active_model_version().id == base.id
+    assert outcome.summary.held_out == [] and outcome.summary.report.videos == 0
+    session.close()

@@ -56,11 +56,15 @@ class FinetuneDialog(QDialog):
         self.setWindowTitle("New model from this project" if cold_start else "Fine-tune the model")
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.choices = video_choices(project)
-        if cold_start:
+        if cold_start and base_name:
             text = ("Train a model of this project's own, from nothing, on your reviewed videos (for "
                     "classes no checkpoint knows). It is measured on fully reviewed videos it never "
                     f"sees, against <b>{base_name}</b>, and becomes active only when it is measurably "
                     "better (or you choose it after seeing the numbers).")
+        elif cold_start:
+            text = ("Train a model of this project's own, from nothing, on your reviewed videos. It is "
+                    "measured on fully reviewed videos it never sees; no model is in use, so it "
+                    "becomes the active one.")
         else:
             text = (f"Train <b>{base_name}</b> further on your corrections, in the background. The new "
                     "version becomes active only when it is measurably better on fully reviewed videos "

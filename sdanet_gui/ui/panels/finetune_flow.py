@@ -76,7 +76,8 @@ class FinetuneFlow(QObject):
         project = self._ready()
         if project is None:
             return None
-        return self._open(project, version_label(project, project.active_model_version()), cold_start=True)
+        current = project.active_model_version()
+        return self._open(project, version_label(project, current) if current else "", cold_start=True)
 
     def _ready(self):
         """The session's project when a run can be set up now; None, with the reason in the
