@@ -186,3 +186,17 @@ def test_a_version_1_file_is_upgraded_in_place_and_its_classes_count_as_there_fr
         v = p.add_video("v", duration=10.0)
         p.add_imported_segments(v.id, [("jump", 1.0, 2.0)])
         assert not p.remove_unused_class("jump") and p.classes() == ["jump"]
+
+
+def test_a_video_known_only_from_a_file_without_times_takes_the_extent_of_its_features(tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        p.add_classes(["jump"])
+        v = p.add_video("v")                                   # e.g. from a THUMOS txt file
+        p.add_imported_segments(v.id, [("jump", 1.0, 14.0)])
+        assert p.frame_limit(v.id) is None
+        assert p.bound_duration(v.id, 12.8)                      # features of 20 snippets
+        assert p.frame_limit(v.id) == 14000                      # never shorter than its segments
+        assert p.video(v.id).duration == pytest.approx(14.0)
+        assert not p.bound_duration(v.id, 30.0)                  # known now: left alone
+        w = p.add_video("w", fps=25.0, frame_count=250, duration=10.0)
+        assert not p.bound_duration(w.id, 20.0) and p.frame_limit(w.id) == 250
