@@ -50,6 +50,7 @@ class FinetuneDialog(QDialog):
         from ... import user_settings
 
         self.cold_start = cold_start
+        self.no_model = cold_start and not base_name   # nothing in use: the new model simply is
         self.freeze = freeze                 # video ids -> Manifest (session.finetune.freeze)
         self.material = None                 # TrainingSummary of the chosen videos
         self.setObjectName("newModelDialog" if cold_start else "finetuneDialog")
@@ -235,7 +236,9 @@ class FinetuneDialog(QDialog):
         full = sum(1 for v in manifest.videos if v.fully_reviewed)
         held = held_out_count(full, float(self.holdout.value()))
         rows = "".join(f"<li>{line}</li>" for line in material.lines())
-        if held >= MIN_VIDEOS:
+        if self.no_model:
+            measure = f"{held} of the {full} fully reviewed videos are held out to measure it."
+        elif held >= MIN_VIDEOS:
             measure = (f"{held} of the {full} fully reviewed videos are held out to measure it; it "
                        f"becomes active only when measurably better there.")
         else:
