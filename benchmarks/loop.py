@@ -55,7 +55,6 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -382,8 +381,8 @@ def plot(table: dict, args, path: Path) -> None:
     from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPen
 
     app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 - fonts need an app
-    w, h = 900, 520
-    left, right, top, bottom = 80, 250, 50, 70
+    w, h = 980, 520
+    left, right, top, bottom = 80, 290, 50, 70
     img = QImage(w, h, QImage.Format.Format_ARGB32)
     img.fill(QColor("white"))
     p = QPainter(img)
@@ -398,8 +397,8 @@ def plot(table: dict, args, path: Path) -> None:
     ymax = max(0.1, math.ceil(top_value * 10 + 0.5) / 10)
     xmax = max(ks)
 
-    def xy(k, v):
-        return QPointF(left + (w - left - right) * k / xmax, top + (h - top - bottom) * (1 - v / ymax))
+    def xy(k, v, shift=0.0):
+        return QPointF(left + (w - left - right) * k / xmax + shift, top + (h - top - bottom) * (1 - v / ymax))
 
     p.setPen(QPen(QColor(0, 0, 0), 1))
     p.drawLine(xy(0, 0), xy(xmax, 0))
@@ -439,8 +438,9 @@ def plot(table: dict, args, path: Path) -> None:
         pts = [(k, s) for k, s in series[kind] if s]
         for (k0, s0), (k1, s1) in zip(pts, pts[1:]):
             p.drawLine(xy(k0, s0["mean"]), xy(k1, s1["mean"]))
+        shift = 4.0 * (row - (len(args.kinds) - 1) / 2)   # side by side, not on top of each other
         for k, s in pts:
-            p.drawLine(xy(k, max(0.0, s["mean"] - s["std"])), xy(k, s["mean"] + s["std"]))
+            p.drawLine(xy(k, max(0.0, s["mean"] - s["std"]), shift), xy(k, s["mean"] + s["std"], shift))
             p.drawEllipse(xy(k, s["mean"]), 3.5, 3.5)
         y = top + 20 + 26 * row
         p.drawLine(QPointF(w - right + 20, y), QPointF(w - right + 50, y))
@@ -476,7 +476,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--quick", action="store_true", help="one seed, k = 0 5 10, small: a smoke run")
+    ap.add_argument("--from-json", type=Path, metavar="LOOP_JSON",
+                    help="print the table and draw the plot of a finished run again (its loop.json)")
     args = ap.parse_args(argv)
+    if args.from_json:
+        info = json.loads(args.from_json.read_text())
+        saved = argparse.Namespace(**{**info["args"], "out": Path(info["args"]["out"])})
+        print_table(info["table"], saved)
+        plot(info["table"], saved, args.from_json.with_suffix(".png"))
+        return 0
     if args.quick:
         args.seeds, args.ks, args.base_steps, args.test_videos = [0], [0, 5, 10], 100, 8
     steps = {k: v for k, v in (("finetune", args.finetune_steps), ("cold", args.cold_steps)) if v}

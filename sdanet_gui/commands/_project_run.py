@@ -72,7 +72,7 @@ def run_in_project(args, options, *, checkpoint=None, trust_imported: bool = Fal
                 logging.getLogger(__name__).error("training failed:\n%s", final["details"])
             raise UserError(outcome.message if outcome is not None else "training ended without a result")
         if outcome.kind == "cancelled":
-            print(f"sdanet: cancelled; nothing was written, the model in use stays active", file=sys.stderr)
+            print("sdanet: cancelled; nothing was written, the model in use stays active", file=sys.stderr)
             return 130
         active = project.active_model_version()
         result = _result(outcome, plan, active)

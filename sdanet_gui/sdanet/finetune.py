@@ -223,8 +223,8 @@ def finetune_videos(base_ckpt: str | Path | None, feature_set: FeatureSet, video
     replay: further videos of `feature_set` (the base's training set), never held out, trained
       like corrected videos reviewed whole (their annotations are that set's ground truth),
       against forgetting: with video-level labels only, 10 corrected videos of a shifted
-      domain cost the synthetic base 17 of its 51 test points; with their segments as snippet
-      targets too it kept them all (benchmarks/loop.py, docs/loop.md);
+      domain cost a synthetic base 17 of its 51 test points; with their segments as snippet
+      targets too it kept them all (docs/loop.md, "Reading it");
       replay_test: the base's test videos, measured before and after ("base_test");
     The corrected videos are taken in name order, so the held-out split and the batch stream
     depend only on the material and `seed`, never on the order a caller listed them in. Only

@@ -17,7 +17,6 @@ from sdanet_gui.jobs.finetune_job import FinetuneRequest, run_job
 from sdanet_gui.jobs.training_set import build_training_set
 from sdanet_gui.project.commands import AddSegment, SetReviewState
 from sdanet_gui.project.manifest import freeze_manifest
-from sdanet_gui.project.store import Project
 from sdanet_gui.sdanet.checkpoint import grow_classes, load_checkpoint
 from sdanet_gui.sdanet.dataset import UNLABELLED_KEY, TrainingVideos, make_batch
 from sdanet_gui.sdanet.finetune import BACKGROUND_UNKNOWN_KEY
