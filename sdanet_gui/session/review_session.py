@@ -336,6 +336,8 @@ class ReviewSession:
         its features are extracted when it has none (the owner does that: `features_needed`)."""
         if self.usable_checkpoint() is None or rec.name in self._applied:
             return
+        if self.scoring_pending() and rec.name in self._score_features:
+            return   # its scores are on their way (e.g. the demo: scored before it was opened)
         features = self.project.feature_file(rec)
         if features is None or not features.is_file():
             self.events.features_needed.emit()
