@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
                         help="only videos marked reviewed; of a partly reviewed video only the "
                              "segments inside its reviewed span")
     parser.add_argument("--videos", nargs="+", metavar="NAME", help="only these videos")
+    parser.add_argument("--include-empty-unreviewed", action="store_true",
+                        help="also write unreviewed videos that have no segment, as videos with no "
+                             "action (by default they are left out: nobody has looked at them)")
 
 
 def run(args) -> int:
@@ -29,6 +32,7 @@ def run(args) -> int:
     # read-only: exporting works while the GUI has the project open
     with Project.open(args.project, read_only=True) as project:
         path = export_annotations(project, args.format, args.out,
-                                  only_reviewed=args.only_reviewed, video_names=args.videos)
+                                  only_reviewed=args.only_reviewed, video_names=args.videos,
+                                  include_empty_unreviewed=args.include_empty_unreviewed)
     print(f"exported {args.format} to {path}")
     return 0

@@ -167,6 +167,14 @@ def format_timecode(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+def format_duration(seconds: float) -> str:
+    """m:ss, or h:mm:ss past an hour: a length in a narrow column (the video list)."""
+    total = int(round(max(0.0, float(seconds))))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 def parse_timecode(text: str) -> float:
     """Accept hh:mm:ss.fff, mm:ss.fff or plain seconds."""
     parts = text.strip().split(":")

@@ -311,11 +311,15 @@ def _locate(project: Project, files: dict[str, Path], report: ImportReport) -> N
 # --- export ----------------------------------------------------------------------------------------
 
 def project_annotations(project: Project, *, only_reviewed: bool = False,
-                        video_names: list[str] | None = None) -> AnnotationSet:
+                        video_names: list[str] | None = None,
+                        include_empty_unreviewed: bool = False) -> AnnotationSet:
     """The project's human segments as plain seconds, ready for any writer.
 
     With `only_reviewed`, unreviewed videos are left out and a partially reviewed video keeps
-    only the segments that end inside its reviewed span [0, N).
+    only the segments that end inside its reviewed span [0, N). Without it, an unreviewed video
+    with no segment is still left out unless `include_empty_unreviewed`: written as a video with
+    no actions it would read as "nothing happens here" wherever the file is used as ground truth,
+    and nobody has looked.
     """
     with project.snapshot():
         records = project.videos() if video_names is None else [project.video(n) for n in video_names]
@@ -324,6 +328,8 @@ def project_annotations(project: Project, *, only_reviewed: bool = False,
             review = project.review_state(rec.id)
             span = project.reviewed_span(rec.id)
             if only_reviewed and span is None:
+                continue
+            if span is None and not include_empty_unreviewed and not project.segments(rec.id):
                 continue
             segs = []
             for s in project.segments(rec.id):
@@ -347,13 +353,16 @@ def project_annotations(project: Project, *, only_reviewed: bool = False,
 
 
 def export_annotations(project: Project, fmt: str, out: str | os.PathLike, *,
-                       only_reviewed: bool = False, video_names: list[str] | None = None) -> Path:
-    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path."""
+                       only_reviewed: bool = False, video_names: list[str] | None = None,
+                       include_empty_unreviewed: bool = False) -> Path:
+    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path.
+    (Which videos: project_annotations.)"""
     from ..data import annotations as formats
 
     if fmt not in EXPORT_FORMATS:
         raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
-    aset = project_annotations(project, only_reviewed=only_reviewed, video_names=video_names)
+    aset = project_annotations(project, only_reviewed=only_reviewed, video_names=video_names,
+                               include_empty_unreviewed=include_empty_unreviewed)
     if not aset.videos:
         raise UserError(f"{project.folder}: nothing to export"
                         + (" (no video is marked reviewed)" if only_reviewed else ""),

@@ -227,6 +227,19 @@ def test_export_only_reviewed_material(project, tmp_path):
         == Counter({"done": 2})
 
 
+def test_an_unreviewed_video_without_segments_is_not_written_as_empty_unless_asked(project, tmp_path):
+    empty = project.add_video("nobody_looked", fps=25.0, frame_count=100)
+    done = project.add_video("nothing_happens", fps=25.0, frame_count=100)
+    SetReviewState(done.id, "done").apply(project)     # reviewed, and truly no action in it
+    names = set(load_annotations(export_annotations(project, "activitynet", tmp_path / "a.json")).videos)
+    assert "nobody_looked" not in names                 # an empty list would read as "no action"
+    assert {"nothing_happens", "clip_a", "clip_b"} <= names
+    asked = load_annotations(export_annotations(project, "activitynet", tmp_path / "b.json",
+                                                include_empty_unreviewed=True))
+    assert "nobody_looked" in asked.videos and asked.videos["nobody_looked"].segments == []
+    assert empty.id != done.id
+
+
 def test_an_export_into_an_unwritable_place_keeps_the_old_file_and_the_project(project, tmp_path):
     out = tmp_path / "out.csv"
     export_annotations(project, "csv", out)
