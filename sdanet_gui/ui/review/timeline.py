@@ -43,7 +43,7 @@ ATTENTION_COLOR = theme.ATTENTION_COLOR  # colours live in theme.py (light / dar
 # background together"
 DEFAULT_THRESHOLD = 0.5
 CURVES_WITH_HEATMAP = 8  # with a heatmap: curves for the top classes + the class in focus
-NO_SCORES_TEXT = "No scores yet: load a checkpoint (Model menu) to see SDANet's score curves"
+NO_SCORES_TEXT = "No scores yet: Model > Load checkpoint… shows SDANet's score curves here"
 AXIS_WIDTH = 130
 LEGEND = ("<b>Score curves</b>: one solid line per class (the model's score: class probability × "
           "attention); <b>dashed grey</b>: the attention (how much the model thinks any action is "
@@ -162,6 +162,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.no_scores_label = pg.TextItem(NO_SCORES_TEXT, color=(170, 170, 170), anchor=(0.5, 0.5))
         self.score_plot.addItem(self.no_scores_label, ignoreBounds=True)
         self.score_plot.vb.sigXRangeChanged.connect(self._place_no_scores_label)
+        self.score_plot.vb.sigResized.connect(self._place_no_scores_label)
         # caption of the previous model version's sub-lane (segment_lane.PREVIOUS_BAND), if shown
         self.previous_caption = pg.TextItem("", color=(150, 150, 150), anchor=(1.0, 1.0))  # light + dark
         self.previous_caption.setZValue(50)
@@ -311,6 +312,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         if not self.no_scores_label.isVisible():  # placed again when shown (clear_scores)
             return
         lo, hi = self.x_range()
+        self.no_scores_label.setTextWidth(max(120.0, self.score_plot.vb.width() - 24))  # wraps, never cut
         self.no_scores_label.setPos((lo + hi) / 2, 0.5)
 
     def set_selected_classes(self, indices: Sequence[int]) -> None:

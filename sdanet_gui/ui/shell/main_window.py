@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         review.setFocus()
         self.status(f"{rec.name}: {reader.frame_count} frames, {reader.average_fps:.3f} fps, "
-                    f"{reader.width}x{reader.height} — project {project.folder}")
+                    f"{reader.width}x{reader.height}")   # (the project's folder is on the right)
         if reader.warning and reader.path not in self._warned:  # a damaged file: say so, once
             self._warned.add(reader.path)
             self.status(f"{rec.name}: {reader.warning}", 30000)
