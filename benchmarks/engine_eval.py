@@ -1,7 +1,7 @@
 """Evaluation and localization speed: vectorized detection mAP vs a plain reference loop, and
 localization of one long video.
 
-1. Ground truth: the real THUMOS14 test annotations (../shared/data/annotations/thumos14_cmcs/
+1. Ground truth: the real THUMOS14 test annotations (tests/assets/annotations/thumos14_cmcs/
    test: 212 videos with segments, 20 classes, 3,358 segments, Ambiguous intervals excluded).
    Predictions: ~100k generated around them (seeded): jittered copies of every ground-truth
    segment with scores that fall with the jitter, exact duplicates, wrong-class copies, random
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA") or REPO / "tests" / "assets")
 THUMOS_TEST_GT = SHARED_DATA / "annotations" / "thumos14_cmcs" / "test"
 
 

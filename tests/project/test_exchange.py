@@ -1,4 +1,4 @@
-"""Import and export through a project with the real annotation files of ../shared/data."""
+"""Import and export through a project with the real annotation files of tests/assets."""
 
 from __future__ import annotations
 
