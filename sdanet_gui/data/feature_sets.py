@@ -21,7 +21,8 @@ dimension always comes from the arrays, and must agree with `spec.feature_dim` w
 given. Train/test subsets: explicit arguments > data keys > preset_subsets > the known
 conventions (THUMOS14 validation/test, ActivityNet training/validation).
 Per-video files are read lazily (`FeatureVideo._loader`); only headers are read here, so a
-wrong shape is found at load time with the file named. Never unpickles except through `wtalc`.
+wrong shape is found at load time with the file named. Never unpickles: W-TALC object arrays go
+through `wtalc` and its restricted unpickler (`safe_npy`), everything else is allow_pickle=False.
 """
 
 from __future__ import annotations
