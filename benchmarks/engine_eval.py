@@ -7,11 +7,10 @@ localization of one long video.
    segment with scores that fall with the jitter, exact duplicates, wrong-class copies, random
    false positives, scores rounded to 1e-3 so that exact ties occur, and a few videos that are
    not in the ground truth at all.
-2. The same sets are scored by `sdanet_gui.sdanet.evaluation.detection_map` and by
-   `reference_detection_map` below: a plain per-class, per-prediction loop written from the
-   ActivityNet algorithm (`compute_average_precision_detection` of ActivityNet's
-   eval_detection.py, without pandas), with the same documented tie rule (stable order by input
-   position). Both must agree; the max abs difference of every AP is printed with both times.
+2. The same sets are scored by `sdanet_gui.sdanet.evaluation.detection_map` and by the plain
+   per-class, per-prediction loop of tests/sdanet/official_reference.py (the official ActivityNet
+   algorithm step by step, its numpy sorts included), side by side in one run. Both must agree;
+   the max abs difference of every AP is printed with both times and the speed-up (goal: 20x).
 3. `localize_video` on a 5,000-snippet x 20-class video (CAS and attention with planted
    actions and noise): median milliseconds over repeated runs. Budget: 50 ms.
 
@@ -39,90 +38,23 @@ SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA") or REPO / "tests" / "ass
 THUMOS_TEST_GT = SHARED_DATA / "annotations" / "thumos14_cmcs" / "test"
 
 
-# --- the reference: a plain loop, like the official evaluator --------------------------------
+# --- the reference: the plain loop of the tests -------------------------------------------------
 
-def _plain_iou(s, e, gts):
-    out = []
-    for gs, ge in gts:
-        inter = max(0.0, min(e, ge) - max(s, gs))
-        union = (ge - gs) + (e - s) - inter
-        out.append(inter / union if union > 0 else 0.0)
-    return np.array(out)
+def _official_reference():
+    """tests/sdanet/official_reference.py: the step-by-step official algorithm (one prediction
+    at a time), the loop the differential tests hold the evaluator to."""
+    import importlib.util
 
-
-def _plain_interpolated_ap(prec, rec):
-    mprec = [0.0] + list(prec) + [0.0]
-    mrec = [0.0] + list(rec) + [1.0]
-    for i in range(len(mprec) - 2, -1, -1):
-        mprec[i] = max(mprec[i], mprec[i + 1])
-    ap = 0.0
-    for i in range(1, len(mrec)):
-        if mrec[i] != mrec[i - 1]:
-            ap += (mrec[i] - mrec[i - 1]) * mprec[i]
-    return ap
-
-
-def reference_class_ap(gt_rows, pred_rows, tious):
-    """One class. gt_rows: [(video, start, end)], pred_rows: [(video, start, end, score)] in
-    input order -> AP per threshold. Mirrors `compute_average_precision_detection`."""
-    ap = np.zeros(len(tious))
-    if not pred_rows:
-        return ap
-    npos = float(len(gt_rows))
-    lock = -np.ones((len(tious), len(gt_rows)))
-    order = sorted(range(len(pred_rows)), key=lambda i: -pred_rows[i][3])   # stable
-    tp = np.zeros((len(tious), len(order)))
-    fp = np.zeros((len(tious), len(order)))
-    by_video: dict = {}
-    for gi, (v, _, _) in enumerate(gt_rows):
-        by_video.setdefault(v, []).append(gi)
-    for idx, pi in enumerate(order):
-        v, s, e, _ = pred_rows[pi]
-        gis = by_video.get(v)
-        if gis is None:
-            fp[:, idx] = 1
-            continue
-        tiou = _plain_iou(s, e, [(gt_rows[g][1], gt_rows[g][2]) for g in gis])
-        ranked = sorted(range(len(gis)), key=lambda j: -tiou[j])              # stable
-        for t, thr in enumerate(tious):
-            for j in ranked:
-                if tiou[j] < thr:
-                    fp[t, idx] = 1
-                    break
-                if lock[t, gis[j]] >= 0:
-                    continue
-                tp[t, idx] = 1
-                lock[t, gis[j]] = idx
-                break
-            if fp[t, idx] == 0 and tp[t, idx] == 0:
-                fp[t, idx] = 1
-    tp_cum = np.cumsum(tp, axis=1)
-    fp_cum = np.cumsum(fp, axis=1)
-    rec = tp_cum / npos
-    prec = tp_cum / (tp_cum + fp_cum)
-    for t in range(len(tious)):
-        ap[t] = _plain_interpolated_ap(prec[t], rec[t])
-    return ap
+    path = REPO / "tests" / "sdanet" / "official_reference.py"
+    spec = importlib.util.spec_from_file_location("official_reference", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def reference_detection_map(gt, preds, tious):
-    """-> (classes present in gt, ap [K, C]) by the plain loop."""
-    gt_rows: dict = {}
-    for name, video in gt.videos.items():
-        for seg in video.segments:
-            if seg.label.lower() == "ambiguous":
-                continue
-            gt_rows.setdefault(seg.label, []).append((name, float(seg.start), float(seg.end)))
-    classes = sorted(gt_rows)
-    pred_rows: dict = {c: [] for c in classes}
-    for name, segs in preds.items():
-        for seg in segs:
-            if seg.label in pred_rows:
-                pred_rows[seg.label].append((name, float(seg.start), float(seg.end), float(seg.score)))
-    ap = np.zeros((len(tious), len(classes)))
-    for ci, c in enumerate(classes):
-        ap[:, ci] = reference_class_ap(gt_rows[c], pred_rows[c], tious)
-    return classes, ap
+    """-> (classes of the ground truth, ap [K, C]) by the plain loop."""
+    return _official_reference().reference_detection_map(gt, preds, tious)
 
 
 # --- data ----------------------------------------------------------------------------------------

@@ -104,7 +104,9 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
     return aset
 
 
-def read_results(path: str | Path, data=None) -> dict[str, list[Segment]]:
+def read_results(path: str | Path, data=None, *, for_evaluation: bool = False) -> dict[str, list[Segment]]:
+    """video -> scored segments. `for_evaluation` keeps what the official evaluator scores but
+    a project cannot hold: segments that end before they start."""
     path = Path(path)
     data = read_json(path) if data is None else data
     if kind_of(data) != "results":
@@ -122,7 +124,8 @@ def read_results(path: str | Path, data=None) -> dict[str, list[Segment]]:
             seg = p["segment"]
             if not isinstance(seg, (list, tuple)) or len(seg) != 2:
                 raise fail(path, at, f"segment is {seg!r}, expected [start, end]")
-            s = make_segment(p["label"], seg[0], seg[1], path, at, score=p["score"])
+            s = make_segment(p["label"], seg[0], seg[1], path, at, score=p["score"],
+                             any_span=for_evaluation)
             if s.score is None:
                 raise fail(path, at, "score is missing")
             segs.append(s)

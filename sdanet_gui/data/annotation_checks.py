@@ -48,13 +48,17 @@ def parse_optional_number(value, path, entry: str, what: str) -> float | None:
     return parse_time(value, path, entry, what)
 
 
-def make_segment(label, start, end, path, entry: str, *, score=None, meta=None) -> Segment:
-    """Validated segment: numeric finite times, end not before start, a non-empty label."""
+def make_segment(label, start, end, path, entry: str, *, score=None, meta=None,
+                 any_span: bool = False) -> Segment:
+    """Validated segment: numeric finite times, end not before start, a non-empty label.
+
+    `any_span` (result files read for evaluation): any finite times are kept, reversed spans
+    too, because the official evaluator scores them (as false positives)."""
     if not isinstance(label, str) or not label.strip():
         raise fail(path, entry, f"label is {label!r}, expected a class name")
     s = parse_time(start, path, entry, "segment start")
     e = parse_time(end, path, entry, "segment end")
-    if e < s:
+    if e < s and not any_span:
         raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
     sc = parse_optional_number(score, path, entry, "score")
     return Segment(label.strip(), s, e, sc, dict(meta or {}))

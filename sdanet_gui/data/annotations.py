@@ -124,14 +124,15 @@ def load_annotations(path: str | Path, *, classes: list[str] | None = None,
     return aset
 
 
-def load_predictions(path: str | Path) -> dict[str, list[Segment]]:
-    """Predictions of an ActivityNet result file: video -> segments with scores."""
+def load_predictions(path: str | Path, *, for_evaluation: bool = False) -> dict[str, list[Segment]]:
+    """Predictions of an ActivityNet result file: video -> segments with scores.
+    `for_evaluation`: keep spans that end before they start (the official evaluator scores them)."""
     from . import activitynet
 
     path = Path(path)
     if not path.is_file():
         raise fail(path, "", "file not found")
-    return activitynet.read_results(path)
+    return activitynet.read_results(path, for_evaluation=for_evaluation)
 
 
 def save_annotations(aset: AnnotationSet, path: str | Path, fmt: str, *,

@@ -8,8 +8,8 @@ The file formats themselves (ActivityNet JSON, THUMOS14 txt, CSV, ELAN, W-TALC) 
   seconds kept per boundary, see store.py), THUMOS 'Ambiguous' spans become ambiguous spans,
   ActivityNet result files become the predicted segments of a new model version named
   "imported". Everything of one import happens in ONE transaction: a malformed file, or a
-  problem found half-way, leaves the project exactly as it was. Importing the same file again
-  adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
+  problem found half-way, leaves the project exactly as it was. Every instance of a file is
+  kept, exact duplicates too; importing the same file again adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
   their decoder clocks (probed before the transaction starts).
 - `export_annotations`: writes the human segments (optionally only reviewed material) in any
   write format; the writers replace files atomically.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,21 +145,29 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 rec = _add_video(project, name, report, va)
             elif va.subset and not rec.subset:
                 project.set_video_fields(rec.id, subset=va.subset)
-            have = {(s.label, s.import_start_s, s.import_end_s) for s in project.segments(rec.id)
-                    if s.provenance == "imported"}
+            # Every instance of the file is kept, exact duplicates too (ground truth repeats
+            # instances, and each counts in the mAP); what the project already holds from an
+            # earlier import is matched one for one, so importing the file again adds nothing.
+            have = Counter((s.label, s.import_start_s, s.import_end_s) for s in project.segments(rec.id)
+                           if s.provenance == "imported")
             rows = []
             for seg in va.segments:
                 key = (seg.label, float(seg.start), float(seg.end))
-                if key in have:
+                if have[key]:
+                    have[key] -= 1
                     report.skipped_duplicates += 1
                     continue
-                have.add(key)
                 rows.append(key)
             _count_clipped(project, rec.id, [r[1] for r in rows], [r[2] for r in rows], report)
             report.segments += len(project.add_imported_segments(rec.id, rows))
-            have_amb = {(a[2], a[3]) for a in project.ambiguous(rec.id)}
-            spans = [(float(a), float(b)) for a, b in va.ambiguous
-                     if (float(a), float(b)) not in have_amb]
+            have_amb = Counter((a[2], a[3]) for a in project.ambiguous(rec.id))
+            spans = []
+            for a, b in va.ambiguous:
+                key = (float(a), float(b))
+                if have_amb[key]:
+                    have_amb[key] -= 1
+                else:
+                    spans.append(key)
             report.ambiguous += project.add_ambiguous(rec.id, spans)
         _locate(project, probes, report)
         project.log_edit("import", "ImportAnnotations", report.summary(), [], [])
