@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from ..atomic import write_text
-from .annotation_checks import check_labels, fail, make_interval, make_segment, parse_optional_number
+from .annotation_checks import check_labels, fail, make_interval, make_segment, parse_duration, parse_fps
 from .structures import AnnotationSet, Segment, VideoAnnotation
 
 INFO_KEYS = ("version", "fps", "snippet_frames", "stride_frames", "feature_dim", "modalities",
@@ -74,8 +74,8 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
         if not isinstance(subset, str):
             raise fail(path, where, f"subset is {subset!r}, expected a name")
         video = VideoAnnotation(name=str(name), subset=subset,
-                                duration=parse_optional_number(entry.get("duration"), path, where, "duration"),
-                                fps=parse_optional_number(entry.get("fps"), path, where, "fps"))
+                                duration=parse_duration(entry.get("duration"), path, where),
+                                fps=parse_fps(entry.get("fps"), path, where))
         anns = entry.get("annotations", [])
         if not isinstance(anns, list):
             raise fail(path, where, "'annotations' must be a list")
@@ -86,11 +86,12 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
             seg = ann["segment"]
             if not isinstance(seg, (list, tuple)) or len(seg) != 2:
                 raise fail(path, at, f"segment is {seg!r}, expected [start, end]")
-            video.segments.append(make_segment(ann["label"], seg[0], seg[1], path, at, score=ann.get("score")))
+            video.segments.append(make_segment(ann["label"], seg[0], seg[1], path, at, score=ann.get("score"),
+                                               duration=video.duration))
         for i, amb in enumerate(entry.get("ambiguous", []) or []):
             if not isinstance(amb, (list, tuple)) or len(amb) != 2:
                 raise fail(path, f"{where}, ambiguous {i}", f"is {amb!r}, expected [start, end]")
-            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}"))
+            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}", video.duration))
         videos[video.name] = video
     aset = AnnotationSet(videos=videos, source=str(path), info=info)
     class_list = info.get("class_list")

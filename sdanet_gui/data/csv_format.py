@@ -25,7 +25,8 @@ import re
 from pathlib import Path
 
 from ..atomic import write_text
-from .annotation_checks import check_labels, fail, get_video, make_interval, make_segment, parse_optional_number
+from .annotation_checks import (check_labels, fail, get_video, make_interval, make_segment, parse_duration,
+                                parse_fps, parse_optional_number)
 from .structures import AnnotationSet, Segment, VideoAnnotation
 from .thumos import AMBIGUOUS, SUBSET_ALIASES, format_time
 from .units import constant_frame_to_seconds, constant_seconds_to_boundary
@@ -89,8 +90,8 @@ def read_csv(path: str | Path, fps: float | None = None) -> AnnotationSet:
         if not name:
             raise fail(path, where, "video name is empty")
         video = get_video(videos, name, row.get("subset", ""), path, where)
-        dur = parse_optional_number(row.get("duration_s"), path, where, "duration_s")
-        vfps = parse_optional_number(row.get("fps"), path, where, "fps")
+        dur = parse_duration(row.get("duration_s"), path, where, "duration_s")
+        vfps = parse_fps(row.get("fps"), path, where)
         if dur is not None:
             video.duration = dur
         if vfps is not None:
@@ -107,12 +108,13 @@ def read_csv(path: str | Path, fps: float | None = None) -> AnnotationSet:
         if not end and ef is not None and rate:
             end = constant_frame_to_seconds(ef, rate)
         if label == AMBIGUOUS:
-            video.ambiguous.append(make_interval(start, end, path, where))
+            video.ambiguous.append(make_interval(start, end, path, where, video.duration))
             continue
         meta = {k: v for k, v in (("start_frame", sf), ("end_frame", ef),
                                   ("provenance", row.get("provenance")),
                                   ("review_state", row.get("review_state"))) if v not in (None, "")}
-        video.segments.append(make_segment(label, start, end, path, where, score=row.get("score"), meta=meta))
+        video.segments.append(make_segment(label, start, end, path, where, score=row.get("score"), meta=meta,
+                                           duration=video.duration))
     aset = AnnotationSet(videos=videos, source=str(path))
     aset.classes = aset.all_labels()
     return aset

@@ -27,7 +27,8 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from ..atomic import write_bytes
-from .annotation_checks import fail, make_interval, make_segment, parse_optional_number, remove_stale
+from .annotation_checks import (fail, make_interval, make_segment, parse_duration, parse_fps,
+                                parse_optional_number, remove_stale)
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 from .units import milliseconds_to_seconds, seconds_to_milliseconds
@@ -142,8 +143,8 @@ def read_file(path: str | Path) -> VideoAnnotation:
         raise fail(path, "HEADER", f"time units {units!r} are not supported (only milliseconds)")
     props = {p.get("NAME"): (p.text or "") for p in (header.findall("PROPERTY") if header is not None else [])}
     video = VideoAnnotation(name=path.stem, subset=props.get("sdanet:subset", ""),
-                            duration=parse_optional_number(props.get("sdanet:duration_s"), path, "HEADER", "duration"),
-                            fps=parse_optional_number(props.get("sdanet:fps"), path, "HEADER", "fps"))
+                            duration=parse_duration(props.get("sdanet:duration_s"), path, "HEADER"),
+                            fps=parse_fps(props.get("sdanet:fps"), path, "HEADER"))
     media = header.find("MEDIA_DESCRIPTOR") if header is not None else None
     if media is not None and media.get("MEDIA_URL"):
         url = media.get("MEDIA_URL")
@@ -167,9 +168,9 @@ def read_file(path: str | Path) -> VideoAnnotation:
                 raise fail(path, where, "refers to a time slot without a time")
             label = (ann.findtext("ANNOTATION_VALUE") or "").strip() or tier_class
             if tier_class == AMBIGUOUS:
-                video.ambiguous.append(make_interval(slots[r1], slots[r2], path, where))
+                video.ambiguous.append(make_interval(slots[r1], slots[r2], path, where, video.duration))
             else:
-                found.append(make_segment(label, slots[r1], slots[r2], path, where))
+                found.append(make_segment(label, slots[r1], slots[r2], path, where, duration=video.duration))
         if tier_class != AMBIGUOUS:
             video.meta.setdefault("tiers", []).append(tier_class)
     video.segments = sorted(found, key=lambda s: (s.start, s.end, s.label))

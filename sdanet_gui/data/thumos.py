@@ -115,7 +115,7 @@ def _read_file(path: Path, videos: dict[str, VideoAnnotation], entries: dict) ->
             video.ambiguous.append(make_interval(parts[1], parts[2], path, where))
         else:
             seg = make_segment(cls, parts[1], parts[2], path, where)
-            entries[id(seg)] = f"{path.name} {where}"
+            seg.where = entries[id(seg)] = f"{path.name} {where}"
             video.segments.append(seg)
 
 

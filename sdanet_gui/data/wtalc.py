@@ -28,7 +28,8 @@ import numpy as np
 
 from ..atomic import atomic_open
 from .safe_npy import load_npy
-from .annotation_checks import check_labels, fail, make_interval, make_segment, parse_time, remove_stale
+from .annotation_checks import (check_labels, fail, make_interval, make_segment, parse_duration,
+                                parse_fps, remove_stale)
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 
@@ -94,9 +95,9 @@ def read_folder(folder: str | Path) -> AnnotationSet:
         v = VideoAnnotation(name=name, subset=subsets[i])
         if duration is not None:
             d = np.asarray(duration[i]).reshape(-1)
-            v.duration = parse_time(d[0], folder / "duration.npy", where, "duration") if d.size else None
+            v.duration = parse_duration(d[0], folder / "duration.npy", where) if d.size else None
         if fps is not None:
-            v.fps = parse_time(np.asarray(fps[i]).reshape(-1)[0], folder / "original_fps.npy", where, "fps")
+            v.fps = parse_fps(np.asarray(fps[i]).reshape(-1)[0], folder / "original_fps.npy", where)
         labs = _items(labels[i], folder / "labels.npy", where, "the label list")
         segs = _items(segments[i], folder / "segments.npy", where, "the segment list")
         if len(labs) != len(segs):
@@ -107,7 +108,8 @@ def read_folder(folder: str | Path) -> AnnotationSet:
             if len(seg) != 2:
                 raise fail(folder / "segments.npy", at, f"is {seg!r}, expected [start, end]")
             label = _text(lab, folder / "labels.npy", at, "label")
-            v.segments.append(make_segment(label, seg[0], seg[1], folder / "segments.npy", at))
+            v.segments.append(make_segment(label, seg[0], seg[1], folder / "segments.npy", at,
+                                           duration=v.duration))
         if labels_all is not None:
             v.meta["labels_all"] = [_text(x, folder / "labels_all.npy", where, "label")
                                     for x in _items(labels_all[i], folder / "labels_all.npy", where,
@@ -136,7 +138,8 @@ def _read_ambiguous(path: Path, videos: dict[str, VideoAnnotation]) -> None:
         if parts[0] not in videos:
             unknown.add(parts[0])
             continue
-        videos[parts[0]].ambiguous.append(make_interval(parts[1], parts[2], path, f"line {no}"))
+        video = videos[parts[0]]
+        video.ambiguous.append(make_interval(parts[1], parts[2], path, f"line {no}", video.duration))
     if unknown:
         log.info("%s: ignored ambiguous intervals of %d video(s) not in videoname.npy", path, len(unknown))
 

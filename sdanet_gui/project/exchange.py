@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.annotation_checks import check_span
 from ..data.structures import AnnotationSet, Segment, VideoAnnotation
 from ..errors import UserError
 from .store import Project
@@ -125,6 +126,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 rec = project.find_video(name) or _add_video(project, name, report)
                 if not segs:
                     continue
+                _check_far_past(project, rec, path, segs)
                 _count_clipped(project, rec.id, [s.start for s in segs], [s.end for s in segs], report)
                 starts, ends = project.frames_for_import(rec.id, [s.start for s in segs],
                                                          [s.end for s in segs])
@@ -145,6 +147,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 rec = _add_video(project, name, report, va)
             elif va.subset and not rec.subset:
                 project.set_video_fields(rec.id, subset=va.subset)
+            _check_far_past(project, rec, path, va.segments, va.ambiguous)
             # Every instance of the file is kept, exact duplicates too (ground truth repeats
             # instances, and each counts in the mAP); what the project already holds from an
             # earlier import is matched one for one, so importing the file again adds nothing.
@@ -172,6 +175,19 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
         _locate(project, probes, report)
         project.log_edit("import", "ImportAnnotations", report.summary(), [], [])
     return report
+
+
+def _check_far_past(project: Project, rec, path: Path, segments, ambiguous=()) -> None:
+    """Refuse material far past the end of a video whose extent the project knows (its decoded
+    frames, or a duration an earlier file gave): the readers checked the file against its own
+    durations only. Nearer overhangs are clipped and reported (`_count_clipped`)."""
+    if project.frame_limit(rec.id) is None:
+        return
+    duration = project.clock(rec.id).duration
+    for seg in segments:
+        check_span(seg.start, seg.end, path, seg.where or f"video {rec.name!r}", duration)
+    for a, b in ambiguous:
+        check_span(a, b, path, f"video {rec.name!r}, ambiguous interval", duration, what="interval")
 
 
 def _count_clipped(project: Project, video_id: int, starts, ends, report: ImportReport) -> None:

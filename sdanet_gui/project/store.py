@@ -15,7 +15,8 @@ most the change in flight. A failed write (disk full, read-only folder) rolls ba
 
 Frame clocks: segments are frames on the video's frame index; seconds come only from
 `units.FrameClock` (`Project.clock(video)`): the decoder's per-frame timestamps when stored
-(variable frame rate), else a constant clock. A video known only from an annotation file or
+(variable frame rate), else a constant clock, which costs the same whatever the video's length
+(no table of frame times is built for it). A video known only from an annotation file or
 features has no decoder yet; it gets a *provisional* millisecond clock (1000 frames per second)
 so imported times keep 1 ms resolution (a round trip shifts nothing by more than 0.5 ms), and
 `locate_video()` later re-maps its segments onto the real frames. Imported seconds are also kept
@@ -43,7 +44,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..data.units import FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
+from ..data.units import MAX_SECONDS, FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
 from ..errors import UserError
 from . import schema
 from .lock import ProjectLock
@@ -581,9 +582,8 @@ class Project:
         elif count is None:  # extent unknown: cover every frame the project refers to
             clock = FrameClock.constant(fps, max(1, self._max_frame(vid), int(covering)))
         else:
-            clock = FrameClock.constant(fps, int(count))
-            if duration and kind == "decoded":
-                clock = FrameClock(clock.timestamps, float(duration))
+            clock = FrameClock.constant(fps, int(count),
+                                        float(duration) if duration and kind == "decoded" else None)
         self._clocks[vid] = clock
         while len(self._clocks) > 8:
             self._clocks.popitem(last=False)
@@ -615,6 +615,8 @@ class Project:
         boundaries). Scalars give ints; arrays give int64 arrays in one pass (a scored video's
         hundreds of predictions cost one clock look-up, not one per segment)."""
         vid = self._video_id(video)
+        self._check_seconds(vid, np.atleast_1d(np.asarray(start_s, dtype=np.float64)),
+                            np.atleast_1d(np.asarray(end_s, dtype=np.float64)))
         covering = 0
         if self.frame_limit(vid) is None:
             fps = self._query("SELECT fps FROM videos WHERE id = ?", (vid,))[0][0]
@@ -747,6 +749,7 @@ class Project:
         vid = self._video_id(video)
         starts = np.atleast_1d(np.asarray(start_s, dtype=np.float64))
         ends = np.atleast_1d(np.asarray(end_s, dtype=np.float64))
+        self._check_seconds(vid, starts, ends)
         limit = self.frame_limit(vid)
         covering = 0
         if limit is None and len(ends):
@@ -763,6 +766,16 @@ class Project:
         if np.ndim(start_s) == 0:
             return int(s[0]), int(e[0])
         return s, e
+
+    def _check_seconds(self, vid: int, *arrays) -> None:
+        """Times must be finite and at most MAX_SECONDS (the readers refuse worse with the row
+        named; this guards every other caller): frame arithmetic on 1e300 s means nothing."""
+        for a in arrays:
+            if a.size and not (np.all(np.isfinite(a)) and float(np.max(np.abs(a))) <= MAX_SECONDS):
+                bad = a[~(np.isfinite(a) & (np.abs(a) <= MAX_SECONDS))][0]
+                raise UserError(f"{self.folder}: a time of {bad:g} s for video "
+                                f"{self.video(vid).name!r} cannot be right (at most "
+                                f"{MAX_SECONDS / 3600:g} hours); nothing was changed", path=self.folder)
 
     def add_imported_segments(self, video: int | str, rows: Iterable[tuple[str, float, float]],
                               provenance: str = "imported") -> list[int]:
