@@ -40,6 +40,8 @@ def read_json(path: str | Path):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(path, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise fail(path, "", "JSON nested too deeply to be an annotation file") from None
 
 
 def kind_of(data) -> str:

@@ -273,6 +273,8 @@ def _h5_spec(attrs, file: Path) -> dict | None:
         return json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
     except json.JSONDecodeError as exc:
         raise fail(file, "spec attribute", f"not valid JSON ({exc.msg})") from None
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise fail(file, "spec attribute", f"not readable JSON ({type(exc).__name__})") from None
 
 
 def _h5_header(path: Path) -> tuple[tuple[int, int], dict | None, str]:

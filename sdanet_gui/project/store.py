@@ -948,6 +948,9 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
 
     The immutable view does not see a WAL left by a crashed writer that was never
     checkpointed; a cleanly closed project has none (close() checkpoints and truncates it).
+    A project killed while open and then copied to read-only media without its -shm file has
+    its latest changes only in that WAL: showing the older database would be silently wrong,
+    so that case is refused with a message saying what to do.
     """
     uri = db_path.resolve().as_uri()
     conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None,
@@ -959,6 +962,12 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
         conn.close()
         if os.access(db_path.parent, os.W_OK):
             raise
+    wal = db_path.with_name(db_path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise UserError(f"{db_path}: the project was not closed cleanly and its latest changes are "
+                        f"in {wal.name}, which cannot be read in this read-only folder without "
+                        f"{db_path.name}-shm; open the project once in a writable place (or copy "
+                        f"the folder there) to see them", path=db_path)
     conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None,
                            check_same_thread=False)
     conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
