@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 
 from ..atomic import write_text
-from .annotation_checks import check_labels, fail, make_interval, make_segment, parse_duration, parse_fps
+from .annotation_checks import (check_class_list, check_labels, fail, make_interval, make_segment,
+                                parse_duration, parse_fps)
+from .labels import is_ambiguous
 from .structures import AnnotationSet, Segment, VideoAnnotation
 
 INFO_KEYS = ("version", "fps", "snippet_frames", "stride_frames", "feature_dim", "modalities",
@@ -88,6 +90,9 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
             seg = ann["segment"]
             if not isinstance(seg, (list, tuple)) or len(seg) != 2:
                 raise fail(path, at, f"segment is {seg!r}, expected [start, end]")
+            if is_ambiguous(ann["label"]):   # THUMOS14 ground truth in this layout: not an action
+                video.ambiguous.append(make_interval(seg[0], seg[1], path, at, video.duration))
+                continue
             video.segments.append(make_segment(ann["label"], seg[0], seg[1], path, at, score=ann.get("score"),
                                                duration=video.duration))
         for i, amb in enumerate(entry.get("ambiguous", []) or []):
@@ -98,8 +103,9 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
     aset = AnnotationSet(videos=videos, source=str(path), info=info)
     class_list = info.get("class_list")
     if class_list is not None:
-        if not isinstance(class_list, list) or not all(isinstance(c, str) for c in class_list):
+        if not isinstance(class_list, list):
             raise fail(path, "class_list", "must be a list of class names")
+        class_list = check_class_list(class_list, path, "class_list")
         check_labels(aset, class_list, path)
         aset.classes = list(class_list)
     else:

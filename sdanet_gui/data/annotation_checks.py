@@ -10,14 +10,13 @@ message the user sees says where the problem is. This module only validates and 
 from __future__ import annotations
 
 import math
-import logging
 from pathlib import Path
 
 from ..errors import UserError
 from .structures import AnnotationSet, Segment, VideoAnnotation
+from .labels import LabelError, describe, normalise_label
 from .units import MAX_FPS, MAX_SECONDS, far_past_end
 
-log = logging.getLogger(__name__)
 
 
 def fail(path: str | Path, entry: str, problem: str) -> UserError:
@@ -93,15 +92,24 @@ def make_segment(label, start, end, path, entry: str, *, score=None, meta=None,
     `any_span` (result files read for evaluation): any finite times are kept, reversed spans
     too, because the official evaluator scores them (as false positives)."""
     if not isinstance(label, str) or not label.strip():
-        raise fail(path, entry, f"label is {label!r}, expected a class name")
+        raise fail(path, entry, f"label is {describe(label)}, expected a class name")
     s = parse_time(start, path, entry, "segment start")
     e = parse_time(end, path, entry, "segment end")
     if not any_span:
+        label = check_label(label, path, entry)
         if e < s:
             raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
         check_span(s, e, path, entry, duration)
     sc = parse_optional_number(score, path, entry, "score")
     return Segment(label.strip(), s, e, sc, dict(meta or {}), where=entry)
+
+
+def check_label(label, path, entry: str, what: str = "label") -> str:
+    """The label as stored (`labels.normalise_label`), or the file's error naming the entry."""
+    try:
+        return normalise_label(label)
+    except LabelError as exc:
+        raise fail(path, entry, f"{what} {describe(label)} {exc}") from None
 
 
 def make_interval(start, end, path, entry: str, duration: float | None = None) -> tuple[float, float]:
@@ -111,6 +119,11 @@ def make_interval(start, end, path, entry: str, duration: float | None = None) -
         raise fail(path, entry, f"interval ends before it starts ({s:g} s > {e:g} s)")
     check_span(s, e, path, entry, duration, what="interval")
     return (s, e)
+
+
+def check_class_list(names, path, entry: str = "class list") -> list[str]:
+    """A file's class list, each name checked as a label (`labels`), in order."""
+    return [check_label(n, path, f"{entry}, entry {i + 1}", "class name") for i, n in enumerate(names)]
 
 
 def check_labels(aset: AnnotationSet, classes, path, entries: dict | None = None) -> None:
@@ -146,13 +159,3 @@ def apply_fps(aset: AnnotationSet, fps: float | None) -> None:
         for video in aset.videos.values():
             if video.fps is None:
                 video.fps = float(fps)
-
-
-def remove_stale(folder: Path, candidates, written: set[Path]) -> None:
-    """After a folder export: remove files of the format's own naming that this export did not
-    write (a class or video no longer in the set), so reading the folder back gives the export.
-    Only `candidates` (the format's patterns) are considered; other files are left alone."""
-    for path in candidates:
-        if path.is_file() and path not in written:
-            path.unlink()
-            log.info("%s: removed stale export file %s", folder, path.name)

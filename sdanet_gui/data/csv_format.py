@@ -6,7 +6,7 @@ Ours (one row per segment), columns in this order:
 The first nine are the exchange contract; the last three keep what a round trip would otherwise
 lose. Frames, provenance and review_state come from / go to `Segment.meta` keys of the same
 names (frames fall back to the video's fps when meta has none). A row whose label is
-`Ambiguous` is a THUMOS14 ambiguous interval; a row with an empty label only declares a video
+`Ambiguous` (any case) is a THUMOS14 ambiguous interval; a row with an empty label only declares a video
 (one that has no segments). Empty cells are "unknown".
 
 G-TAD's (`video,type,type_idx,start,end,startFrame,endFrame`): `type` is the class, rows of type
@@ -28,6 +28,7 @@ from ..atomic import write_text
 from .annotation_checks import (check_labels, fail, get_video, make_interval, make_segment, parse_duration,
                                 parse_fps, parse_optional_number)
 from .structures import AnnotationSet, Segment, VideoAnnotation
+from .labels import is_ambiguous
 from .thumos import AMBIGUOUS, SUBSET_ALIASES, format_time
 from .units import constant_frame_to_seconds, constant_seconds_to_boundary
 
@@ -107,7 +108,7 @@ def read_csv(path: str | Path, fps: float | None = None) -> AnnotationSet:
             start = constant_frame_to_seconds(sf, rate)
         if not end and ef is not None and rate:
             end = constant_frame_to_seconds(ef, rate)
-        if label == AMBIGUOUS:
+        if is_ambiguous(label):
             video.ambiguous.append(make_interval(start, end, path, where, video.duration))
             continue
         meta = {k: v for k, v in (("start_frame", sf), ("end_frame", ef),
@@ -135,7 +136,7 @@ def read_gtad_csv(path: str | Path) -> AnnotationSet:
         if not name:
             raise fail(path, where, "video name is empty")
         video = get_video(videos, name, subset, path, where)
-        if label == AMBIGUOUS:
+        if is_ambiguous(label):
             video.ambiguous.append(make_interval(row.get("start"), row.get("end"), path, where))
             continue
         meta = {k: v for k, v in (("start_frame", _int_or_none(row.get("startFrame"), path, where, "startFrame")),

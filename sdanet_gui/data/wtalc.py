@@ -21,6 +21,7 @@ round trip), or adds the segment labels it lacks once they changed.
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -28,8 +29,10 @@ import numpy as np
 
 from ..atomic import atomic_open
 from .safe_npy import load_npy
-from .annotation_checks import (check_labels, fail, make_interval, make_segment, parse_duration,
-                                parse_fps, remove_stale)
+from .annotation_checks import (check_class_list, check_labels, fail, make_interval, make_segment,
+                                parse_duration, parse_fps)
+from .labels import is_ambiguous
+from .export_folder import recover_for_reading, write_file_set
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 
@@ -71,13 +74,15 @@ def _load(folder: Path, name: str):
 
 def read_folder(folder: str | Path) -> AnnotationSet:
     folder = Path(folder)
+    recover_for_reading(folder)
     missing = [f"{n}.npy" for n in REQUIRED if not (folder / f"{n}.npy").is_file()]
     if missing:
         raise fail(folder, "", f"not a complete W-TALC annotation folder (missing {', '.join(missing)})")
     names = _texts(_load(folder, "videoname"), folder / "videoname.npy", "video name")
     n = len(names)
     subsets = _texts(_load(folder, "subset"), folder / "subset.npy", "subset")
-    classes = _texts(_load(folder, "classlist"), folder / "classlist.npy", "class name")
+    classes = check_class_list(_texts(_load(folder, "classlist"), folder / "classlist.npy", "class name"),
+                               folder / "classlist.npy")
     labels = _load(folder, "labels")
     segments = _load(folder, "segments")
     labels_all = _load(folder, "labels_all") if (folder / "labels_all.npy").is_file() else None
@@ -108,6 +113,9 @@ def read_folder(folder: str | Path) -> AnnotationSet:
             if len(seg) != 2:
                 raise fail(folder / "segments.npy", at, f"is {seg!r}, expected [start, end]")
             label = _text(lab, folder / "labels.npy", at, "label")
+            if is_ambiguous(label):
+                v.ambiguous.append(make_interval(seg[0], seg[1], folder / "segments.npy", at, v.duration))
+                continue
             v.segments.append(make_segment(label, seg[0], seg[1], folder / "segments.npy", at,
                                            duration=v.duration))
         if labels_all is not None:
@@ -144,10 +152,12 @@ def _read_ambiguous(path: Path, videos: dict[str, VideoAnnotation]) -> None:
         log.info("%s: ignored ambiguous intervals of %d video(s) not in videoname.npy", path, len(unknown))
 
 
-def write_folder(aset: AnnotationSet, folder: str | Path) -> Path:
-    """Write the folder with the original files' dtypes; every video needs a duration.
-    Optional files of an earlier export that this one does not rewrite (original_fps.npy when a
-    frame rate is unknown, extracted_fps.npy, Ambiguous_<subset>.txt) are removed."""
+def write_folder(aset: AnnotationSet, folder: str | Path, *, force: bool = False) -> Path:
+    """Write the folder with the original files' dtypes; every video needs a duration. Written
+    as one set (`export_folder`): optional files of an earlier export that this one does not
+    write (original_fps.npy when a frame rate is unknown, extracted_fps.npy,
+    Ambiguous_<subset>.txt) are removed; files this program did not write are neither
+    overwritten nor removed without `force`."""
     folder = Path(folder)
     names = list(aset.videos)
     classes = list(aset.classes) or aset.all_labels()
@@ -174,23 +184,23 @@ def write_folder(aset: AnnotationSet, folder: str | Path) -> Path:
     }
     if names and all(aset.videos[k].fps for k in names):
         arrays["original_fps"] = np.array([float(aset.videos[k].fps) for k in names], dtype=np.float64)
+    files = {}
     for fname, arr in arrays.items():
-        with atomic_open(folder / f"{fname}.npy", "wb") as fh:
-            np.save(fh, arr, allow_pickle=arr.dtype == object)
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=arr.dtype == object)
+        files[f"{fname}.npy"] = buf.getvalue()
     by_subset: dict[str, list[str]] = {}
     for name in names:
         v = aset.videos[name]
         if v.ambiguous:
             by_subset.setdefault(v.subset, []).extend(
                 f"{name}  {format_time(a)} {format_time(b)}\n" for a, b in v.ambiguous)
-    written = {folder / f"{fname}.npy" for fname in arrays}
     for subset, rows in by_subset.items():
-        written.add(folder / f"{AMBIGUOUS}_{subset}.txt")
-        with atomic_open(folder / f"{AMBIGUOUS}_{subset}.txt", "w") as fh:
-            fh.write("".join(rows))
-    stale = [folder / f"{n}.npy" for n in ("labels_all", "duration", "original_fps", "extracted_fps")]
-    remove_stale(folder, stale + sorted(folder.glob(f"{AMBIGUOUS}_*.txt")), written)
-    return folder
+        files[f"{AMBIGUOUS}_{subset}.txt"] = "".join(rows).encode("utf-8")
+    stale = [f"{n}.npy" for n in ("labels_all", "duration", "original_fps", "extracted_fps")]
+    if folder.is_dir():
+        stale += [p.name for p in folder.glob(f"{AMBIGUOUS}_*.txt")]
+    return write_file_set(folder, files, stale, force=force)
 
 
 def _labels_all(v: VideoAnnotation) -> list[str]:

@@ -12,7 +12,8 @@ The file formats themselves (ActivityNet JSON, THUMOS14 txt, CSV, ELAN, W-TALC) 
   kept, exact duplicates too; importing the same file again adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
   their decoder clocks (probed before the transaction starts).
 - `export_annotations`: writes the human segments (optionally only reviewed material) in any
-  write format; the writers replace files atomically.
+  write format; a file is replaced atomically, a folder as one set that never overwrites what
+  this program did not write there (`data.export_folder`).
 
 Never imports Qt; never writes annotation files itself.
 """
@@ -371,8 +372,12 @@ def project_annotations(project: Project, *, only_reviewed: bool = False,
 
 
 def export_annotations(project: Project, fmt: str, out: str | os.PathLike, *,
-                       only_reviewed: bool = False, video_names: list[str] | None = None) -> Path:
-    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path."""
+                       only_reviewed: bool = False, video_names: list[str] | None = None,
+                       force: bool = False) -> Path:
+    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path.
+
+    A folder format never overwrites or deletes a file in `out` that this program did not write
+    there (`data.export_folder.ExportWouldOverwrite` names them) unless `force`."""
     from ..data import annotations as formats
 
     if fmt not in EXPORT_FORMATS:
@@ -383,4 +388,4 @@ def export_annotations(project: Project, fmt: str, out: str | os.PathLike, *,
                         + (" (no video is marked reviewed)" if only_reviewed else ""),
                         path=project.folder)
     media = {n: v.meta["media_path"] for n, v in aset.videos.items() if "media_path" in v.meta}
-    return formats.save_annotations(aset, out, fmt, media_paths=media or None)
+    return formats.save_annotations(aset, out, fmt, media_paths=media or None, force=force)

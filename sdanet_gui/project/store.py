@@ -44,6 +44,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..data.labels import LabelError, describe, normalise_label
 from ..data.units import MAX_SECONDS, FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
 from ..errors import UserError
 from . import schema
@@ -388,14 +389,22 @@ class Project:
         return [r[0] for r in self._query("SELECT name FROM classes ORDER BY position, id")]
 
     def add_classes(self, names: Iterable[str]) -> list[str]:
-        """Add the names not yet known (keeping order); return the full class list."""
+        """Add the names not yet known (keeping order); return the full class list.
+
+        A new name is stored as `data.labels.normalise_label` gives it (surrounding spaces
+        stripped, NFC) or refused with the reason (control characters, '/', too long, the
+        reserved 'Ambiguous'): so every export of the project reads back to the same classes."""
         with self.transaction() as c:
             known = set(self.classes())
             pos = c.execute("SELECT COALESCE(MAX(position), -1) FROM classes").fetchone()[0]
-            for name in names:
-                name = str(name)
-                if not name.strip():
-                    raise UserError(f"{self.folder}: a class name cannot be empty", path=self.folder)
+            for raw in names:
+                if raw in known:
+                    continue
+                try:
+                    name = normalise_label(raw)
+                except LabelError as exc:
+                    raise UserError(f"{self.folder}: class name {describe(raw)} {exc}",
+                                    path=self.folder) from None
                 if name not in known:
                     pos += 1
                     c.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, pos))
@@ -413,6 +422,8 @@ class Project:
         try:
             return self._class_ids[name]
         except KeyError:
+            with contextlib.suppress(LabelError, KeyError):
+                return self._class_ids[normalise_label(name)]   # as add_classes stored it
             raise UserError(f"{self.folder}: unknown class {name!r} (known: "
                             f"{', '.join(self.classes()) or 'none'})", path=self.folder) from None
 

@@ -3,7 +3,9 @@
 Why: the corrected annotations are the product of a review; this dialog is the one place in the
 window that turns them into a file other tools read. It only chooses options and calls
 `project.exchange.export_annotations`; it never formats annotations itself. A UserError from the
-writer becomes the error dialog; the window keeps running.
+writer becomes the error dialog; the window keeps running. A folder export that would overwrite
+or delete files this program did not write asks first (`confirm_replace`) and is redone with
+force only on Yes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QWidget)
 
 from .dialogs import show_error
 
@@ -92,14 +95,33 @@ class ExportDialog(QDialog):
         if path:
             self.path_edit.setText(path)
 
-    def _export(self) -> None:
+    def _export(self, force: bool = False) -> None:
+        from ..data.export_folder import ExportWouldOverwrite
         from ..errors import UserError
         from ..project.exchange import export_annotations
 
         try:
             self.written = export_annotations(self.project, self.fmt(), Path(self.path_edit.text().strip()),
-                                              only_reviewed=self.only_reviewed.isChecked())
+                                              only_reviewed=self.only_reviewed.isChecked(), force=force)
+        except ExportWouldOverwrite as exc:  # files we did not write: only with the user's yes
+            if not force and confirm_replace(self, exc):
+                self._export(force=True)
+            return
         except UserError as exc:
             show_error(self, "Cannot export", str(exc))
             return
         self.accept()
+
+
+def confirm_replace(parent: QWidget, exc) -> bool:
+    """Ask before an export overwrites or deletes files this program did not write."""
+    lines = [f"{exc.folder} holds files this program did not write:"]
+    if exc.overwritten:
+        lines.append("overwritten: " + ", ".join(exc.overwritten[:8]) + (" …" if len(exc.overwritten) > 8 else ""))
+    if exc.deleted:
+        lines.append("deleted: " + ", ".join(exc.deleted[:8]) + (" …" if len(exc.deleted) > 8 else ""))
+    lines.append("Replace them?")
+    answer = QMessageBox.question(parent, "Replace files?", "\n".join(lines),
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                  QMessageBox.StandardButton.Cancel)
+    return answer == QMessageBox.StandardButton.Yes
