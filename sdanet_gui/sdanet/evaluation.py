@@ -96,11 +96,21 @@ def segment_iou(target: Sequence[float], candidates: np.ndarray) -> np.ndarray:
 
 def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     """VOC 2011 all-points interpolated AP (the official `interpolated_prec_rec`)."""
-    mprec = np.hstack([[0.0], precision, [0.0]])
-    mrec = np.hstack([[0.0], recall, [1.0]])
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-    idx = np.where(mrec[1:] != mrec[:-1])[0] + 1
-    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+    return float(interpolated_ap_rows(np.asarray(precision)[None], np.asarray(recall)[None])[0])
+
+
+def interpolated_ap_rows(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """`interpolated_ap` of each row of [K, N] precision / recall at once. Each row's sum is
+    taken over exactly the terms the official code sums, in its order, so the numbers are
+    its numbers to the last bit."""
+    k = precision.shape[0]
+    mprec = np.concatenate([np.zeros((k, 1)), precision, np.zeros((k, 1))], axis=1)
+    mrec = np.concatenate([np.zeros((k, 1)), recall, np.ones((k, 1))], axis=1)
+    mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
+    step = mrec[:, 1:] - mrec[:, :-1]
+    terms = step * mprec[:, 1:]
+    changed = mrec[:, 1:] != mrec[:, :-1]
+    return np.array([np.sum(terms[i][changed[i]]) for i in range(k)], dtype=np.float64)
 
 
 @dataclass
@@ -265,6 +275,23 @@ def _order_ties_officially(pair_p, pair_g, iou, p_group, p_start, p_end, g_group
         pair_g[lo:hi], iou[lo:hi] = pair_g[run], iou[run]
 
 
+def _best_first(pair_p, pair_g, iou):
+    """Pairs grouped by prediction (ascending, as given) with each prediction's candidates by
+    descending tIoU. Most predictions have a single candidate; only runs of several are sorted."""
+    if len(pair_p) < 2:
+        return pair_p, pair_g, iou
+    same = pair_p[1:] == pair_p[:-1]
+    multi = np.zeros(len(pair_p), dtype=bool)
+    multi[1:] |= same
+    multi[:-1] |= same
+    idx = np.flatnonzero(multi)
+    if len(idx):
+        order = idx[np.lexsort((-iou[idx], pair_p[idx]))]
+        pair_g, iou = pair_g.copy(), iou.copy()
+        pair_g[idx], iou[idx] = pair_g[order], iou[order]
+    return pair_p, pair_g, iou
+
+
 def match_predictions(p_group, p_start, p_end, g_group, g_start, g_end, tious) -> np.ndarray:
     """The greedy matching for many independent groups at once.
 
@@ -275,18 +302,21 @@ def match_predictions(p_group, p_start, p_end, g_group, g_start, g_end, tious) -
     """
     tious = np.asarray(tious, dtype=np.float64)
     k_n, p_n, g_n = len(tious), len(p_group), len(g_group)
-    tp = np.zeros((k_n, p_n), dtype=bool)
     if p_n == 0 or g_n == 0 or k_n == 0:
-        return tp
+        return np.zeros((k_n, p_n), dtype=bool)
     prune = bool(tious.min() > 0)
     pair_p, pair_g = _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end, prune=prune)
     deg = np.flatnonzero(p_end - p_start <= 0)
     if prune and len(deg):
         # a prediction of length <= 0 overlaps nothing: its only candidates are the 0/0 pairs
-        keep = ~np.isin(pair_p, deg)
+        is_deg = np.zeros(p_n, dtype=bool)
+        is_deg[deg] = True
+        keep = ~is_deg[pair_p]
         zp, zg = _zero_union_pairs(deg, p_group, p_start, p_end, g_group, g_start, g_end)
         pair_p = np.concatenate([pair_p[keep], zp])
         pair_g = np.concatenate([pair_g[keep], zg])
+        by_p = np.argsort(pair_p, kind="stable")      # grouped by prediction again
+        pair_p, pair_g = pair_p[by_p], pair_g[by_p]
     iou = _official_tiou(p_start[pair_p], p_end[pair_p], g_start[pair_g], g_end[pair_g])
     iou = np.where(np.isnan(iou), np.inf, iou)   # 0/0 passes every threshold, tried first
     keep = iou >= tious.min()
@@ -294,51 +324,50 @@ def match_predictions(p_group, p_start, p_end, g_group, g_start, g_end, tious) -
     # Order once by (prediction rank, best tIoU, the official order among equal tIoU), then
     # replicate per threshold (a pair exists at threshold k if iou >= t_k): np.nonzero keeps
     # that order per k.
-    order = np.lexsort((-iou, pair_p))
-    pair_p, pair_g, iou = pair_p[order], pair_g[order], iou[order]
+    pair_p, pair_g, iou = _best_first(pair_p, pair_g, iou)
     _order_ties_officially(pair_p, pair_g, iou, p_group, p_start, p_end, g_group, g_start, g_end)
     kk, idx = np.nonzero(iou[None, :] >= tious[:, None])
-    pp, gg = pair_p[idx], pair_g[idx]
-    grp = kk * (int(p_group.max()) + 1) + p_group[pp]
-    pred_done = np.zeros((k_n, p_n), dtype=bool)
-    gt_locked = np.zeros((k_n, g_n), dtype=bool)
+    # flat keys: (threshold, prediction) also ranks predictions within a threshold, and
+    # (threshold, ground truth) / (threshold, group) name what a prediction competes for
+    n_groups = int(p_group.max()) + 1
+    kp = kk * p_n + pair_p[idx]
+    kg = kk * g_n + pair_g[idx]
+    grp = kk * n_groups + p_group[pair_p[idx]]
+    del kk, idx
+    done = np.zeros(k_n * p_n, dtype=bool)        # matched (true positive) at that threshold
+    locked = np.zeros(k_n * g_n, dtype=bool)
+    unset = k_n * p_n
     # scratch arrays (lowest rank claiming a ground truth / hitting a conflict), reset each round
-    claim = np.full(k_n * g_n, p_n, dtype=np.int64)
-    first_dup = np.full(k_n * (int(p_group.max()) + 1), p_n, dtype=np.int64)
-    while len(kk):
-        alive = ~pred_done[kk, pp] & ~gt_locked[kk, gg]
+    claim = np.full(k_n * g_n, unset, dtype=np.int64)
+    first_dup = np.full(k_n * n_groups, unset, dtype=np.int64)
+    while len(kp):
+        alive = ~(done[kp] | locked[kg])
         if not alive.all():
-            kk, pp, gg, grp = kk[alive], pp[alive], gg[alive], grp[alive]
-            if not len(kk):
+            kp, kg, grp = kp[alive], kg[alive], grp[alive]
+            if not len(kp):
                 break
         # each prediction's best free ground truth: the first pair of its (k, p) run
-        head = np.empty(len(kk), dtype=bool)
+        head = np.empty(len(kp), dtype=bool)
         head[0] = True
-        np.not_equal(pp[1:], pp[:-1], out=head[1:])
-        head[1:] |= kk[1:] != kk[:-1]
-        hk, hp, hg, hgrp = kk[head], pp[head], gg[head], grp[head]
+        np.not_equal(kp[1:], kp[:-1], out=head[1:])
+        hp, hg, hgrp = kp[head], kg[head], grp[head]
         # A prediction's best free ground truth is final (1) if every earlier undecided
         # prediction of its group asked for another ground truth this round (they take theirs
         # and nothing else), or (2) if no earlier undecided prediction has it as a candidate.
-        flat = hk * g_n + hg
-        np.minimum.at(claim, flat, hp)
-        dup = hp > claim[flat]
-        claim[flat] = p_n
+        np.minimum.at(claim, hg, hp)
+        dup = hp > claim[hg]
+        claim[hg] = unset
         if dup.any():
             np.minimum.at(first_dup, hgrp[dup], hp[dup])
             accept = hp < first_dup[hgrp]
-            first_dup[hgrp[dup]] = p_n
-            flat_all = kk * g_n + gg
-            np.minimum.at(claim, flat_all, pp)
-            accept |= claim[flat] == hp
-            claim[flat_all] = p_n
-        else:
-            accept = np.ones(len(hp), dtype=bool)
-        ak, ap_, ag = hk[accept], hp[accept], hg[accept]
-        tp[ak, ap_] = True
-        pred_done[ak, ap_] = True
-        gt_locked[ak, ag] = True
-    return tp
+            first_dup[hgrp[dup]] = unset
+            np.minimum.at(claim, kg, kp)
+            accept |= claim[hg] == hp
+            claim[kg] = unset
+            hp, hg = hp[accept], hg[accept]
+        done[hp] = True
+        locked[hg] = True
+    return done.reshape(k_n, p_n)
 
 
 def official_score_order(p_lab: np.ndarray, p_score: np.ndarray) -> np.ndarray:
@@ -378,13 +407,10 @@ def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
         a, b = bounds[c], bounds[c + 1]
         if b == a or npos[c] == 0:
             continue
-        tp_c = tp[:, a:b].astype(np.float64)
-        tp_cum = np.cumsum(tp_c, axis=1)
-        fp_cum = np.cumsum(1.0 - tp_c, axis=1)
-        recall = tp_cum / float(npos[c])
-        precision = tp_cum / (tp_cum + fp_cum)
-        for k in range(len(tious)):
-            ap[k, c] = interpolated_ap(precision[k], recall[k])
+        # counts are whole numbers, exact in float64: tp + fp at rank i is i (as the official's)
+        tp_cum = np.cumsum(tp[:, a:b], axis=1, dtype=np.int64).astype(np.float64)
+        fp_cum = np.arange(1, b - a + 1, dtype=np.float64) - tp_cum
+        ap[:, c] = interpolated_ap_rows(tp_cum / (tp_cum + fp_cum), tp_cum / float(npos[c]))
     m = ap.mean(axis=1) if n_c else np.zeros(len(tious))
     return DetectionResult(
         tiou_thresholds=tious, map=m, ap=ap, classes=eval_classes,
