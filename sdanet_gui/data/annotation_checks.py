@@ -95,13 +95,16 @@ def make_segment(label, start, end, path, entry: str, *, score=None, meta=None,
         raise fail(path, entry, f"label is {describe(label)}, expected a class name")
     s = parse_time(start, path, entry, "segment start")
     e = parse_time(end, path, entry, "segment end")
+    meta = dict(meta or {})
     if not any_span:
-        label = check_label(label, path, entry)
+        written, label = label, check_label(label, path, entry)
+        if label != written:   # spaces around it, or decomposed Unicode: the importer says so
+            meta["label_as_written"] = written
         if e < s:
             raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
         check_span(s, e, path, entry, duration)
     sc = parse_optional_number(score, path, entry, "score")
-    return Segment(label.strip(), s, e, sc, dict(meta or {}), where=entry)
+    return Segment(label.strip(), s, e, sc, meta, where=entry)
 
 
 def check_label(label, path, entry: str, what: str = "label") -> str:

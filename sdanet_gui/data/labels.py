@@ -7,7 +7,8 @@ each of them has characters it cannot hold (a raw BEL made invalid XML, a newlin
 file names that do not read back). A label that passes here reads back identically from every
 format. Per character class:
 
-  surrounding whitespace        stripped (every reader trims cells; " Jump" and "Jump" are one class)
+  surrounding whitespace        stripped (" Jump" and "Jump" are one class; an import says how
+                                many labels it stripped, the class palette shows the stored name)
   any text                      Unicode NFC (the same name typed on macOS, whose file names
                                 are decomposed, and elsewhere compares equal)
   control characters, line and  refused, naming the character (U+0007, U+000A, ...): tab,

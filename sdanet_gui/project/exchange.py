@@ -54,6 +54,7 @@ class ImportReport:
     model_version_id: int | None = None
     located: list[str] = field(default_factory=list)
     clipped: int = 0          # segments (or predictions) that end after the end of their video
+    labels_tidied: int = 0    # labels written with spaces around them (data/labels.py strips them)
     clipped_outside: int = 0  # of those, how many start at or after its end (a one-frame stub)
 
     def warning(self) -> str | None:
@@ -88,6 +89,9 @@ class ImportReport:
         if self.clipped:
             parts.append(f"{self.clipped} clipped at the end of their video"
                          + (f" ({self.clipped_outside} start after it)" if self.clipped_outside else ""))
+        if self.labels_tidied:
+            parts.append(f"{self.labels_tidied} label{'s' if self.labels_tidied != 1 else ''} stored "
+                         "without the spaces around them")
         return f"imported {self.source} ({self.format}): " + ", ".join(parts)
 
 
@@ -128,6 +132,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 if not segs:
                     continue
                 _check_far_past(project, rec, path, segs)
+                report.labels_tidied += sum("label_as_written" in s.meta for s in segs)
                 _count_clipped(project, rec.id, [s.start for s in segs], [s.end for s in segs], report)
                 starts, ends = project.frames_for_import(rec.id, [s.start for s in segs],
                                                          [s.end for s in segs])
@@ -149,6 +154,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
             elif va.subset and not rec.subset:
                 project.set_video_fields(rec.id, subset=va.subset)
             _check_far_past(project, rec, path, va.segments, va.ambiguous)
+            report.labels_tidied += sum("label_as_written" in s.meta for s in va.segments)
             # Every instance of the file is kept, exact duplicates too (ground truth repeats
             # instances, and each counts in the mAP); what the project already holds from an
             # earlier import is matched one for one, so importing the file again adds nothing.

@@ -101,3 +101,15 @@ def test_an_import_names_the_row_of_a_bad_label(tmp_path):
             import_annotations(project, src)
         assert f"{src}: line 3: label 'bell\\x07' contains U+0007" in str(err.value)
         assert project.classes() == []
+
+
+def test_an_import_says_when_it_stripped_spaces_around_labels(tmp_path):
+    import json
+
+    src = tmp_path / "gt.json"
+    src.write_text(json.dumps({"database": {"v": {"subset": "test", "annotations": [
+        {"segment": [1, 2], "label": " Jump "}, {"segment": [3, 4], "label": "Jump"}]}}}))
+    with Project.create(tmp_path / "p") as project:
+        report = import_annotations(project, src)
+        assert project.classes() == ["Jump"] and report.segments == 2
+        assert "1 label stored without the spaces around them" in report.summary()
