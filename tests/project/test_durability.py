@@ -229,12 +229,23 @@ try:
     print("OPENED")
 except UserError as e:
     print("ERROR", e)
+"""
+READ_ONLY_VIEW = r"""
 try:
     ro = Project.open(sys.argv[1], read_only=True)
     print("READONLY", len(ro.segments()))
 except UserError as e:
     print("ROERROR", e)
 """
+READ_ONLY_CHILD += READ_ONLY_VIEW
+
+
+def _others_may_enter(tmp_path) -> None:
+    """The folders above tmp_path: others may enter and list (the child runs as nobody)."""
+    for d in (tmp_path, *tmp_path.parents):
+        if d == Path("/"):
+            break
+        os.chmod(d, os.stat(d).st_mode | 0o005)
 
 
 def test_a_read_only_folder_gives_a_clear_message_and_a_read_only_view(make_project, tmp_path,
@@ -242,10 +253,7 @@ def test_a_read_only_folder_gives_a_clear_message_and_a_read_only_view(make_proj
     if os.geteuid() != 0:
         pytest.skip("needs root to run the child as an unprivileged user")
     make_project(tmp_path / "p").close()
-    for d in (tmp_path, *tmp_path.parents):
-        if d == Path("/"):
-            break
-        os.chmod(d, os.stat(d).st_mode | 0o005)        # others may enter and list
+    _others_may_enter(tmp_path)
     os.chmod(tmp_path / "p", 0o755)
     out = run_child(READ_ONLY_CHILD, str(tmp_path / "p"), cwd="/")
     assert "ERROR" in out.stdout and "not writable" in out.stdout, out.stdout + out.stderr
@@ -268,12 +276,7 @@ from sdanet_gui.errors import UserError
 from sdanet_gui.project.store import Project
 if os.geteuid() == 0:
     os.setgid(65534); os.setuid(65534)           # root writes anywhere: be a plain user
-try:
-    ro = Project.open(sys.argv[1], read_only=True)
-    print("READONLY", len(ro.segments()))
-except UserError as e:
-    print("ROERROR", e)
-"""
+""" + READ_ONLY_VIEW
 
 
 def test_a_killed_project_on_read_only_media_without_its_shm_says_so(make_project, tmp_path,
@@ -289,10 +292,7 @@ def test_a_killed_project_on_read_only_media_without_its_shm_says_so(make_projec
     assert wal.stat().st_size > 0
     (folder / "project.sqlite-shm").unlink()
     (folder / "project.lock").unlink(missing_ok=True)
-    for d in (tmp_path, *tmp_path.parents):
-        if d == Path("/"):
-            break
-        os.chmod(d, os.stat(d).st_mode | 0o005)        # others may enter and list
+    _others_may_enter(tmp_path)
     for f in folder.iterdir():
         os.chmod(f, 0o644 if f.is_file() else 0o755)
     os.chmod(folder, 0o555)                            # the read-only medium
