@@ -98,7 +98,8 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
         for i, amb in enumerate(entry.get("ambiguous", []) or []):
             if not isinstance(amb, (list, tuple)) or len(amb) != 2:
                 raise fail(path, f"{where}, ambiguous {i}", f"is {amb!r}, expected [start, end]")
-            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}", video.duration))
+            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}",
+                                                 video.duration))
         videos[video.name] = video
     aset = AnnotationSet(videos=videos, source=str(path), info=info)
     class_list = info.get("class_list")

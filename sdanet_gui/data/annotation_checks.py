@@ -13,10 +13,9 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
-from .structures import AnnotationSet, Segment, VideoAnnotation
 from .labels import LabelError, describe, normalise_label
+from .structures import AnnotationSet, Segment, VideoAnnotation
 from .units import MAX_FPS, MAX_SECONDS, far_past_end
-
 
 
 def fail(path: str | Path, entry: str, problem: str) -> UserError:

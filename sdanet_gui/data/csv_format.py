@@ -6,8 +6,8 @@ Ours (one row per segment), columns in this order:
 The first nine are the exchange contract; the last three keep what a round trip would otherwise
 lose. Frames, provenance and review_state come from / go to `Segment.meta` keys of the same
 names (frames fall back to the video's fps when meta has none). A row whose label is
-`Ambiguous` (any case) is a THUMOS14 ambiguous interval; a row with an empty label only declares a video
-(one that has no segments). Empty cells are "unknown".
+`Ambiguous` (any case) is a THUMOS14 ambiguous interval; a row with an empty label only declares
+a video (one that has no segments). Empty cells are "unknown".
 
 G-TAD's (`video,type,type_idx,start,end,startFrame,endFrame`): `type` is the class, rows of type
 `Ambiguous` are ambiguous intervals, frames go to `Segment.meta` (start_frame, end_frame) and the
@@ -27,8 +27,8 @@ from pathlib import Path
 from ..atomic import write_text
 from .annotation_checks import (check_labels, fail, get_video, make_interval, make_segment, parse_duration,
                                 parse_fps, parse_optional_number)
-from .structures import AnnotationSet, Segment, VideoAnnotation
 from .labels import is_ambiguous
+from .structures import AnnotationSet, Segment, VideoAnnotation
 from .thumos import AMBIGUOUS, SUBSET_ALIASES, format_time
 from .units import constant_frame_to_seconds, constant_seconds_to_boundary
 

@@ -30,8 +30,8 @@ from urllib.request import url2pathname
 
 from .annotation_checks import (check_label, fail, make_interval, make_segment, parse_duration,
                                 parse_fps, parse_optional_number)
-from .labels import is_ambiguous
 from .export_folder import recover_for_reading, write_file_set
+from .labels import is_ambiguous
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 from .units import milliseconds_to_seconds, seconds_to_milliseconds

@@ -54,15 +54,16 @@ class ExportWouldOverwrite(UserError):
         parts = []
         if overwritten:
             parts.append(f"overwrite {len(overwritten)} file{'s' if len(overwritten) != 1 else ''} "
-                         f"it did not write ({_names(overwritten)})")
+                         f"it did not write ({short_list(overwritten)})")
         if deleted:
             parts.append(f"delete {len(deleted)} file{'s' if len(deleted) != 1 else ''} it did not "
-                         f"write ({_names(deleted)})")
+                         f"write ({short_list(deleted)})")
         super().__init__(f"{folder}: this export would {' and '.join(parts)}; nothing was changed "
                          f"(use --force to replace them)", path=folder)
 
 
-def _names(names: list[str], n: int = 5) -> str:
+def short_list(names: list[str], n: int = 5) -> str:
+    """'a, b, c and 4 more': the first names of a list, for a message."""
     shown = ", ".join(names[:n])
     return shown + (f" and {len(names) - n} more" if len(names) > n else "")
 

@@ -99,8 +99,8 @@ def read_file(path: str | Path) -> AnnotationSet:
     videos: dict[str, VideoAnnotation] = {}
     _read_file(path, videos, {})
     cls, _ = split_name(path)
-    return AnnotationSet(videos=videos, classes=[] if is_ambiguous(cls) else [check_label(cls, path, "file name")],
-                         source=str(path))
+    classes = [] if is_ambiguous(cls) else [check_label(cls, path, "file name")]
+    return AnnotationSet(videos=videos, classes=classes, source=str(path))
 
 
 def _read_file(path: Path, videos: dict[str, VideoAnnotation], entries: dict) -> None:

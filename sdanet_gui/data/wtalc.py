@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_open
-from .safe_npy import load_npy
 from .annotation_checks import (check_class_list, check_labels, fail, make_interval, make_segment,
                                 parse_duration, parse_fps)
-from .labels import is_ambiguous
 from .export_folder import recover_for_reading, write_file_set
+from .labels import is_ambiguous
+from .safe_npy import load_npy
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 

@@ -9,8 +9,10 @@ The file formats themselves (ActivityNet JSON, THUMOS14 txt, CSV, ELAN, W-TALC) 
   ActivityNet result files become the predicted segments of a new model version named
   "imported". Everything of one import happens in ONE transaction: a malformed file, or a
   problem found half-way, leaves the project exactly as it was. Every instance of a file is
-  kept, exact duplicates too; importing the same file again adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
-  their decoder clocks (probed before the transaction starts).
+  kept, exact duplicates too; importing the same file again adds nothing twice. Times far past
+  a video the project knows are refused with the row named. `videos_dir` locates video files
+  by name stem and gives those videos their decoder clocks (probed before the transaction
+  starts).
 - `export_annotations`: writes the human segments (optionally only reviewed material) in any
   write format; a file is replaced atomically, a folder as one set that never overwrites what
   this program did not write there (`data.export_folder`).
@@ -54,8 +56,8 @@ class ImportReport:
     model_version_id: int | None = None
     located: list[str] = field(default_factory=list)
     clipped: int = 0          # segments (or predictions) that end after the end of their video
-    labels_tidied: int = 0    # labels written with spaces around them (data/labels.py strips them)
     clipped_outside: int = 0  # of those, how many start at or after its end (a one-frame stub)
+    labels_tidied: int = 0    # labels written with spaces around them (data/labels.py strips them)
 
     def warning(self) -> str | None:
         """What the user must be told about material that did not fit its video, or None.

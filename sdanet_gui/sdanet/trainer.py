@@ -42,8 +42,8 @@ import numpy as np
 from ..data.structures import FeatureSet, FeatureVideo
 from ..errors import Cancelled, UserError
 from . import distributed as dist_util
-from .checkpoint import CheckpointMeta, check_compatible, data_fingerprint, load_checkpoint, load_weights, \
-    save_checkpoint, state_hash
+from .checkpoint import (CheckpointMeta, check_compatible, data_fingerprint, load_checkpoint, load_weights,
+                         save_checkpoint, state_hash)
 from .dataset import FamilySampler, TrainingVideos, make_batch, split_validation
 from .device import choose_device
 

@@ -115,11 +115,11 @@ class ExportDialog(QDialog):
 
 def confirm_replace(parent: QWidget, exc) -> bool:
     """Ask before an export overwrites or deletes files this program did not write."""
+    from ..data.export_folder import short_list
+
     lines = [f"{exc.folder} holds files this program did not write:"]
-    if exc.overwritten:
-        lines.append("overwritten: " + ", ".join(exc.overwritten[:8]) + (" …" if len(exc.overwritten) > 8 else ""))
-    if exc.deleted:
-        lines.append("deleted: " + ", ".join(exc.deleted[:8]) + (" …" if len(exc.deleted) > 8 else ""))
+    lines += [f"{what}: {short_list(names, 8)}" for what, names in
+              (("overwritten", exc.overwritten), ("deleted", exc.deleted)) if names]
     lines.append("Replace them?")
     answer = QMessageBox.question(parent, "Replace files?", "\n".join(lines),
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
