@@ -169,7 +169,7 @@ def finetune_videos(base_ckpt: str | Path, feature_set: FeatureSet, videos: Sequ
     """
     import torch
 
-    from .checkpoint import check_compatible, load_checkpoint, save_checkpoint
+    from .checkpoint import check_compatible, load_checkpoint, load_weights, save_checkpoint
     from .config import SDANetConfig, apply_overrides
     from .device import choose_device
     from .localization import PostProcessing
@@ -226,7 +226,7 @@ def finetune_videos(base_ckpt: str | Path, feature_set: FeatureSet, videos: Sequ
         return m
 
     base = SDANet(cfg, spec, len(feature_set.classes))
-    base.load_state_dict(state)
+    load_weights(base, state, base_ckpt)
     base.to(plan.device).eval()
     before = measure(base)
     del base

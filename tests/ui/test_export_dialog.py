@@ -99,3 +99,33 @@ def test_unreviewed_videos_without_segments_are_left_out_unless_asked(qtbot, exp
     qtbot.mouseClick(dialog.include_empty, Qt.MouseButton.LeftButton)
     assert dialog.summary.text() == "2 videos, 2 segments as csv"
     dialog.reject()
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_a_folder_export_over_the_users_own_files_asks_first(qtbot, exporting, project, tmp_path,
+                                                            monkeypatch, answer):
+    """An ELAN folder holding the user's own `demo.eaf`: the export asks; Cancel leaves the file
+    as it was, Yes replaces it (the export is redone with force)."""
+    asked = []
+
+    def confirm(parent, exc):
+        asked.append((exc.overwritten, exc.deleted))
+        return answer
+
+    monkeypatch.setattr("sdanet_gui.ui.panels.export_dialog.confirm_replace", confirm)
+    SetReviewState(project.video_id, "done").apply(project)
+    folder = tmp_path / "elan"
+    folder.mkdir()
+    (folder / "demo.eaf").write_text("my own notes, not an export")
+    dialog = open_dialog(qtbot, exporting)
+    qtbot.keyClicks(dialog.format_box, "elan")
+    dialog.path_edit.selectAll()
+    qtbot.keyClicks(dialog.path_edit, str(folder))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert asked == [(["demo.eaf"], [])]
+    if answer:
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+        assert "ANNOTATION_DOCUMENT" in (folder / "demo.eaf").read_text()
+    else:
+        assert dialog.isVisible()
+        assert (folder / "demo.eaf").read_text() == "my own notes, not an export"

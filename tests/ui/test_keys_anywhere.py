@@ -6,7 +6,6 @@ Real window, real video, keys pressed with QTest on whatever widget has the focu
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from PySide6.QtCore import QPoint, Qt

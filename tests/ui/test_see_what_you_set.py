@@ -5,7 +5,6 @@ mouse and keys as a user uses them."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QEvent, Qt
 
 from sdanet_gui import user_settings

@@ -5,7 +5,9 @@ window that turns them into a file other tools read. It starts from what a groun
 should hold (only reviewed videos) and from where this project was last exported, in the same
 format. It only chooses options and calls
 `project.exchange.export_annotations`; it never formats annotations itself. A UserError from the
-writer becomes the error dialog; the window keeps running.
+writer becomes the error dialog; the window keeps running. A folder export that would overwrite
+or delete files this program did not write asks first (`confirm_replace`) and is redone with
+force only on Yes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QWidget)
 
 from ...project.exchange import EXPORT_FORMATS
 from .dialogs import show_error
@@ -125,7 +128,8 @@ class ExportDialog(QDialog):
         if path:
             self.path_edit.setText(path)
 
-    def _export(self) -> None:
+    def _export(self, force: bool = False) -> None:
+        from ...data.export_folder import ExportWouldOverwrite
         from ...errors import UserError
         from ...project.exchange import export_annotations
 
@@ -135,7 +139,12 @@ class ExportDialog(QDialog):
         try:
             self.written = export_annotations(self.project, self.fmt(), path,
                                               only_reviewed=self.only_reviewed.isChecked(),
-                                              include_empty_unreviewed=self.include_empty.isChecked())
+                                              include_empty_unreviewed=self.include_empty.isChecked(),
+                                              force=force)
+        except ExportWouldOverwrite as exc:  # files we did not write: only with the user's yes
+            if not force and confirm_replace(self, exc):
+                self._export(force=True)
+            return
         except UserError as exc:
             show_error(self, "Cannot export", str(exc))
             return
@@ -146,3 +155,17 @@ class ExportDialog(QDialog):
         except UserError:
             pass
         self.accept()
+
+
+def confirm_replace(parent: QWidget, exc) -> bool:
+    """Ask before an export overwrites or deletes files this program did not write."""
+    from ...data.export_folder import short_list
+
+    lines = [f"{exc.folder} holds files this program did not write:"]
+    lines += [f"{what}: {short_list(names, 8)}" for what, names in
+              (("overwritten", exc.overwritten), ("deleted", exc.deleted)) if names]
+    lines.append("Replace them?")
+    answer = QMessageBox.question(parent, "Replace files?", "\n".join(lines),
+                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                  QMessageBox.StandardButton.Cancel)
+    return answer == QMessageBox.StandardButton.Yes
