@@ -1,6 +1,6 @@
 """Media benchmarks: scrubbing, random seek, sequential decode, memory, extraction speed.
 
-    python benchmarks/media.py [--quick] [--seconds 30] [--seeks 1000] [--only scrub seek seq memory extract]
+    python benchmarks/media.py [--quick] [--seconds 30] [--seeks 1000] [--only scrub proxy seek seq memory extract]
 
 Runs on the sample videos (../shared/data/videos) and on two 1080p H.264 videos with a 2-second
 keyframe interval that it generates with PyAV (libx264 when the bundled FFmpeg has it; the codec
@@ -13,6 +13,12 @@ the bitrate of 1080p web video; see make_1080p). Targets (DESIGN.md):
           The server is told the player's display size (--display, default 640x360 = the player's
           FrameView size hint), as the player does: larger videos are served at that size;
           --display full serves full-size frames (no display size, the old behaviour)
+  proxy   the scrubbing proxy (media/proxy.py) of each video larger than 640x360: made as the app
+          makes it (a low-priority child process), at least 4x faster than real time on 2 cores
+          (wall clock; the child's CPU time is printed too, since other work on a shared machine
+          slows a low-priority process most), its bytes on disk; then "jump" and "drag" as in
+          scrub with the proxy answering misses (p95 < 50 ms to the first frame, proxy or full),
+          and after the jumps, single jumps at rest timed until the FULL frame arrives
   seek    random seek-to-RGB-frame p95 <= 1.2x the physical limit measured in the same run:
           a bare PyAV seek to the preceding keyframe + decode to the frame + RGB conversion
   seq     sequential decode fps >= 0.9x raw decord (vr.next() in a loop)

@@ -43,6 +43,7 @@ so a proxy never replaces a full frame on screen. `cached`/`show` never return p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Callable
@@ -72,7 +73,8 @@ class FrameServer:
                  display_size: tuple[int, int] | None = None,
                  scrub_radius_s: float = SCRUB_RADIUS_S,
                  decode_timeout_s: float = DECODE_TIMEOUT_S, decoder_threads: int = 0,
-                 proxy_dir=None, proxy_box: tuple[int, int] = PROXY_BOX,
+                 proxy_dir: str | os.PathLike | None = None,
+                 proxy_box: tuple[int, int] = PROXY_BOX,
                  name: str = "frame-server"):
         self.reader = reader
         self.on_frame = on_frame

@@ -208,7 +208,10 @@ class ProxyService:
             log.info("%s: proxy %s is not usable (%s); building it again", self.info.path, path, exc)
             path.unlink(missing_ok=True)
             return False
-        os.utime(path)                         # recently used: pruned last
+        try:
+            os.utime(path)                     # recently used: pruned last
+        except OSError:
+            pass
         self.proxy, self.nbytes = proxy, proxy.nbytes
         self._set(READY)
         return True

@@ -53,8 +53,9 @@ END_MAGIC = b"SDPXEND1"
 TRAILER = struct.Struct("<QQ8s")
 PROXY_BOX = (640, 360)     # the player's default view: a proxy frame fits it
 GOP = 8                    # a keyframe every 8 frames: at most 8 small decodes per frame
-CRF = "28"
-INTERPOLATION = "BILINEAR"
+CRF = 28                   # x264 quality: ~5 kB per 640x360 frame; 0 is lossless (tests)
+INTERPOLATION = "AREA"       # as display_decoder.py: no aliasing, so the full frame that
+                             # replaces a proxy frame looks the same, only sharper
 
 
 class ProxyInvalid(Exception):
@@ -85,12 +86,12 @@ def proxy_size(info: VideoInfo, box: tuple[int, int] = PROXY_BOX) -> tuple[int, 
     return max(2, w // 2 * 2), max(2, h // 2 * 2)
 
 
-def _encoder() -> tuple[str, str, dict]:
-    """(encoder, decoder, options): H.264 all-P short GOP by x264 (fast to decode: no CABAC, no
-    deblocking, no B-frames), MJPEG (every frame a keyframe, ~3x the bytes) without it."""
+def _encoder(crf: int) -> tuple[str, str, dict]:
+    """(encoder, decoder, options): H.264 short GOP without B-frames by x264 (fast to decode: no
+    CABAC, no deblocking), or MJPEG (every frame a keyframe, ~3x the bytes) without x264."""
     import av
 
-    return ("libx264", "h264", {"preset": "ultrafast", "tune": "zerolatency", "crf": CRF, "g": str(GOP),
+    return ("libx264", "h264", {"preset": "ultrafast", "tune": "zerolatency", "crf": str(crf), "g": str(GOP),
                         "keyint_min": str(GOP), "sc_threshold": "0", "bf": "0",
                         "flags": "+global_header"}) \
         if "libx264" in av.codecs_available else ("mjpeg", "mjpeg", {"flags": "+qscale+global_header",
@@ -99,7 +100,7 @@ def _encoder() -> tuple[str, str, dict]:
 
 def write_proxy(info: VideoInfo, out: str | os.PathLike, fingerprint: str,
                 box: tuple[int, int] = PROXY_BOX, threads: int = 0,
-                keep_going: Callable[[], bool] = lambda: True) -> dict:
+                keep_going: Callable[[], bool] = lambda: True, crf: int = CRF) -> dict:
     """Decode `info`'s video once and write its proxy to `out` (not atomically: the caller
     renames). Returns the meta written. `keep_going()` is asked every frame; False stops with
     an exception (the file is then incomplete and must be removed by the caller)."""
@@ -109,7 +110,7 @@ def write_proxy(info: VideoInfo, out: str | os.PathLike, fingerprint: str,
     size = proxy_size(info, box)
     if size is None:
         raise ValueError(f"{info.path}: fits in {box}, no proxy needed")
-    codec, decoder, options = _encoder()
+    codec, decoder, options = _encoder(crf)
     enc = av.CodecContext.create(codec, "w")
     enc.width, enc.height = size
     enc.pix_fmt = "yuv420p" if codec != "mjpeg" else "yuvj420p"
