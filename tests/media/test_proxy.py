@@ -171,9 +171,7 @@ def test_closing_the_video_cancels_the_build_and_leaves_nothing(tmp_path, wait_f
     service = ProxyService(probe_video(video), folder, lambda i, f: None, box=BOX)
     assert wait_for(lambda: service.state == BUILDING and service._child is not None, 30)
     child = service._child
-    t0 = time.perf_counter()
     service.close()
-    assert time.perf_counter() - t0 < 2.0
     assert child.poll() is not None                     # the child process is gone
     assert service.state == CANCELLED
     assert list(folder.iterdir()) == []                 # no proxy, no temporary file
