@@ -93,7 +93,7 @@ def read_manifest(folder: Path) -> dict[str, str]:
         return {}
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
     """Create `path` with `data`, flushed to disk. (Tests replace this to simulate a full disk.)"""
     with open(path, "xb") as fh:
         fh.write(data)
@@ -143,7 +143,7 @@ def _swap(folder: Path, new: dict[str, bytes], out: list[str]) -> None:
     try:
         staging.mkdir()
         for name, data in new.items():
-            _write_file(staging / name, data)
+            write_file(staging / name, data)
         _fsync_dir(staging)
         write_text(folder / JOURNAL, json.dumps({"staging": staging.name, "aside": aside.name,
                                                  "in": list(new), "out": out}))

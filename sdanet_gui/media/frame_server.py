@@ -230,6 +230,16 @@ class FrameServer:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
+    def is_running(self) -> bool:
+        """The reader thread is alive (until close() has joined it)."""
+        return self._thread.is_alive()
+
+    @property
+    def display_decoded(self) -> int:
+        """Frames the display-size decoder has decoded so far (0 without one)."""
+        display = self._display
+        return display.decoded if display is not None else 0
+
     def __enter__(self) -> "FrameServer":
         return self
 

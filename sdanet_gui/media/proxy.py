@@ -143,6 +143,11 @@ class ProxyService:
     def ready(self) -> bool:
         return self.state == READY
 
+    @property
+    def child(self):
+        """The building child process (subprocess.Popen), or None when none is running."""
+        return self._child
+
     def want(self, index: int | None) -> None:
         """Ask for proxy frame `index` (None: forget the request); returns at once."""
         with self._cond:
@@ -161,6 +166,10 @@ class ProxyService:
         child = self._child
         if child is not None and child.poll() is None:
             child.kill()
+            try:
+                child.wait(timeout)   # gone (and reaped) when close returns
+            except subprocess.TimeoutExpired:
+                log.warning("%s: the proxy builder did not end within %.0f s", self.info.path, timeout)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 

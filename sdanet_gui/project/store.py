@@ -354,6 +354,11 @@ class Project:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("COMMIT")
 
+    def forget_clocks(self) -> None:
+        """Drop the cached frame clocks (they are rebuilt on the next use; a cold clock costs
+        what a first use costs)."""
+        self._clocks.clear()
+
     def _rollback(self) -> None:
         self._class_ids = None
         self._clocks.clear()

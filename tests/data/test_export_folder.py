@@ -127,7 +127,7 @@ def test_a_full_disk_at_any_write_leaves_the_old_set(tmp_path, expected, fmt, mo
     save_annotations(make_set(0), out, fmt)
     before = snapshot(out)
     manifest = (out / export_folder.MANIFEST).read_bytes()
-    real = export_folder._write_file
+    real = export_folder.write_file
     n_files = len(expected[(fmt, 1)]) + 1               # + the manifest
     for fail_at in range(n_files + 1):                  # the last: the journal
         calls = []
@@ -138,7 +138,7 @@ def test_a_full_disk_at_any_write_leaves_the_old_set(tmp_path, expected, fmt, mo
                 raise OSError(errno.ENOSPC, "No space left on device")
             real(path, data)
 
-        monkeypatch.setattr(export_folder, "_write_file", full_disk)
+        monkeypatch.setattr(export_folder, "write_file", full_disk)
         if fail_at == n_files:
             monkeypatch.setattr(export_folder, "write_text", lambda *a: (_ for _ in ()).throw(
                 UserError(f"{out}/{export_folder.JOURNAL}: the disk is full; nothing was changed")))
@@ -175,7 +175,7 @@ def step(fn):
 
 for name in ("rename", "unlink", "mkdir", "replace"):
     setattr(os, name, step(getattr(os, name)))
-export_folder._write_file = step(export_folder._write_file)
+export_folder.write_file = step(export_folder.write_file)
 save_annotations(make_set(version, videos), target, fmt)
 print("STEPS", steps[0])
 """

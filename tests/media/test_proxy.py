@@ -169,8 +169,8 @@ def test_closing_the_video_cancels_the_build_and_leaves_nothing(tmp_path, wait_f
     video = write_numbered_video(tmp_path / "a.mp4", 200)
     folder = tmp_path / "proxies"
     service = ProxyService(probe_video(video), folder, lambda i, f: None, box=BOX)
-    assert wait_for(lambda: service.state == BUILDING and service._child is not None, 30)
-    child = service._child
+    assert wait_for(lambda: service.state == BUILDING and service.child is not None, 30)
+    child = service.child
     service.close()
     assert child.poll() is not None                     # the child process is gone
     assert service.state == CANCELLED
@@ -192,7 +192,7 @@ def test_frame_server_shows_the_proxy_at_once_then_the_full_frame_at_rest(tmp_pa
                                                   paused_read_back_s=0) as server:
         assert server.proxy.wait_settled(120) and server.proxy_state == READY
         assert server.proxy_bytes == server.proxy.path.stat().st_size > 0
-        with reader._lock:                               # the full decode is slow (busy here)
+        with reader.decode_lock:                               # the full decode is slow (busy here)
             assert server.show(47) is None               # a miss: the proxy answers
             assert wait_for(lambda: got, 10)
             time.sleep(0.1)
@@ -212,7 +212,7 @@ def test_frame_server_shows_the_proxy_at_once_then_the_full_frame_at_rest(tmp_pa
 
         got.clear()                                      # playing: full frames only
         server.set_playing(True)
-        with reader._lock:
+        with reader.decode_lock:
             server.request(12)
             time.sleep(0.3)
             assert got == []

@@ -96,7 +96,7 @@ def test_a_provisional_clock_costs_the_same_at_any_time(tmp_path):
     src = _csv(tmp_path / "gt.csv", [("v", "Jump", 1.5, 2.25), ("v", "Jump", 99000.0, 99999.5)])
     with Project.create(tmp_path / "p") as p:
         import_annotations(p, src)
-        p._clocks.clear()
+        p.forget_clocks()
         tracemalloc.start()
         clock = p.clock("v")
         starts = sorted(p.segment_seconds(s)[0] for s in p.segments("v"))
