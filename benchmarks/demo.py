@@ -5,7 +5,7 @@ creates the demo project, opens the bundled videos, scores them with the bundled
 the worker thread, and stops the clock when the shown video has its predicted segments and
 score curves. Budget (issue "review window"): under 10 s.
 
-    python benchmarks/demo.py [--screenshot docs/screenshot-demo.png]
+    python benchmarks/demo.py [--screenshot docs/screenshot-demo.png] [--size 1280x800]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screenshot", default=None)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--size", default="1440x900", help="window size WxH (e.g. 1280x800, 1920x1080)")
     args = ap.parse_args()
     os.environ["SDANET_GUI_HOME"] = tempfile.mkdtemp(prefix="sdanet-demo-")
     if not os.environ.get("DISPLAY"):
@@ -34,7 +35,7 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     window = MainWindow()
-    window.resize(1440, 900)
+    window.resize(*(int(v) for v in args.size.split("x")))
     window.show()
     window.opening.open_demo()
 

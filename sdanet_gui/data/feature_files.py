@@ -104,6 +104,8 @@ def read_feature_file(path: str | Path, default_spec: FeatureSpec | None = None)
             raise UserError(f"{path}: holds {len(keys)} videos; open it as a feature set", path=path)
     except (OSError, KeyError) as exc:
         raise UserError(f"{path}: not a readable HDF5 feature file ({exc})", path=path) from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # attributes (spec JSON) damaged
+        raise UserError(f"{path}: damaged feature file attributes ({str(exc)[:200]})", path=path) from exc
 
 
 def _split_dims(dim: int, default_spec: FeatureSpec | None) -> tuple[int, ...]:

@@ -24,6 +24,8 @@ class Segment:
     end: float
     score: float | None = None
     meta: dict = field(default_factory=dict)  # format-specific extras: provenance, frames, ...
+    # where a reader found it ("line 7", "video 'x', annotation 2"), for messages; not data
+    where: str = field(default="", compare=False, repr=False)
 
     @property
     def length(self) -> float:

@@ -15,7 +15,8 @@ most the change in flight. A failed write (disk full, read-only folder) rolls ba
 
 Frame clocks: segments are frames on the video's frame index; seconds come only from
 `units.FrameClock` (`Project.clock(video)`): the decoder's per-frame timestamps when stored
-(variable frame rate), else a constant clock. A video known only from an annotation file or
+(variable frame rate), else a constant clock, which costs the same whatever the video's length
+(no table of frame times is built for it). A video known only from an annotation file or
 features has no decoder yet; it gets a *provisional* millisecond clock (1000 frames per second)
 so imported times keep 1 ms resolution (a round trip shifts nothing by more than 0.5 ms), and
 `locate_video()` later re-maps its segments onto the real frames. Imported seconds are also kept
@@ -43,7 +44,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..data.units import FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
+from ..data.labels import LabelError, describe, normalise_label
+from ..data.units import MAX_SECONDS, FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
 from ..errors import UserError
 from . import schema
 from .lock import ProjectLock
@@ -354,6 +356,11 @@ class Project:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("COMMIT")
 
+    def forget_clocks(self) -> None:
+        """Drop the cached frame clocks (they are rebuilt on the next use; a cold clock costs
+        what a first use costs)."""
+        self._clocks.clear()
+
     def _rollback(self) -> None:
         self._class_ids = None
         self._clocks.clear()
@@ -385,14 +392,22 @@ class Project:
         return [r[0] for r in self._query("SELECT name FROM classes ORDER BY position, id")]
 
     def add_classes(self, names: Iterable[str]) -> list[str]:
-        """Add the names not yet known (keeping order); return the full class list."""
+        """Add the names not yet known (keeping order); return the full class list.
+
+        A new name is stored as `data.labels.normalise_label` gives it (surrounding spaces
+        stripped, NFC) or refused with the reason (control characters, '/', too long, the
+        reserved 'Ambiguous'): so every export of the project reads back to the same classes."""
         with self.transaction() as c:
             known = set(self.classes())
             pos = c.execute("SELECT COALESCE(MAX(position), -1) FROM classes").fetchone()[0]
-            for name in names:
-                name = str(name)
-                if not name.strip():
-                    raise UserError(f"{self.folder}: a class name cannot be empty", path=self.folder)
+            for raw in names:
+                if raw in known:
+                    continue
+                try:
+                    name = normalise_label(raw)
+                except LabelError as exc:
+                    raise UserError(f"{self.folder}: class name {describe(raw)} {exc}",
+                                    path=self.folder) from None
                 if name not in known:
                     pos += 1
                     c.execute("INSERT INTO classes(name, position, created) VALUES (?, ?, ?)",
@@ -425,6 +440,8 @@ class Project:
         try:
             return self._class_ids[name]
         except KeyError:
+            with contextlib.suppress(LabelError, KeyError):
+                return self._class_ids[normalise_label(name)]   # as add_classes stored it
             raise UserError(f"{self.folder}: unknown class {name!r} (known: "
                             f"{', '.join(self.classes()) or 'none'})", path=self.folder) from None
 
@@ -625,9 +642,8 @@ class Project:
         elif count is None:  # extent unknown: cover every frame the project refers to
             clock = FrameClock.constant(fps, max(1, self._max_frame(vid), int(covering)))
         else:
-            clock = FrameClock.constant(fps, int(count))
-            if duration and kind == "decoded":
-                clock = FrameClock(clock.timestamps, float(duration))
+            clock = FrameClock.constant(fps, int(count),
+                                        float(duration) if duration and kind == "decoded" else None)
         self._clocks[vid] = clock
         while len(self._clocks) > 8:
             self._clocks.popitem(last=False)
@@ -659,6 +675,8 @@ class Project:
         boundaries). Scalars give ints; arrays give int64 arrays in one pass (a scored video's
         hundreds of predictions cost one clock look-up, not one per segment)."""
         vid = self._video_id(video)
+        self._check_seconds(vid, np.atleast_1d(np.asarray(start_s, dtype=np.float64)),
+                            np.atleast_1d(np.asarray(end_s, dtype=np.float64)))
         covering = 0
         if self.frame_limit(vid) is None:
             fps = self._query("SELECT fps FROM videos WHERE id = ?", (vid,))[0][0]
@@ -791,6 +809,7 @@ class Project:
         vid = self._video_id(video)
         starts = np.atleast_1d(np.asarray(start_s, dtype=np.float64))
         ends = np.atleast_1d(np.asarray(end_s, dtype=np.float64))
+        self._check_seconds(vid, starts, ends)
         limit = self.frame_limit(vid)
         covering = 0
         if limit is None and len(ends):
@@ -807,6 +826,16 @@ class Project:
         if np.ndim(start_s) == 0:
             return int(s[0]), int(e[0])
         return s, e
+
+    def _check_seconds(self, vid: int, *arrays) -> None:
+        """Times must be finite and at most MAX_SECONDS (the readers refuse worse with the row
+        named; this guards every other caller): frame arithmetic on 1e300 s means nothing."""
+        for a in arrays:
+            if a.size and not (np.all(np.isfinite(a)) and float(np.max(np.abs(a))) <= MAX_SECONDS):
+                bad = a[~(np.isfinite(a) & (np.abs(a) <= MAX_SECONDS))][0]
+                raise UserError(f"{self.folder}: a time of {bad:g} s for video "
+                                f"{self.video(vid).name!r} cannot be right (at most "
+                                f"{MAX_SECONDS / 3600:g} hours); nothing was changed", path=self.folder)
 
     def add_imported_segments(self, video: int | str, rows: Iterable[tuple[str, float, float]],
                               provenance: str = "imported") -> list[int]:
@@ -979,6 +1008,9 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
 
     The immutable view does not see a WAL left by a crashed writer that was never
     checkpointed; a cleanly closed project has none (close() checkpoints and truncates it).
+    A project killed while open and then copied to read-only media without its -shm file has
+    its latest changes only in that WAL: showing the older database would be silently wrong,
+    so that case is refused with a message saying what to do.
     """
     uri = db_path.resolve().as_uri()
     conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None,
@@ -990,6 +1022,12 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
         conn.close()
         if os.access(db_path.parent, os.W_OK):
             raise
+    wal = db_path.with_name(db_path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise UserError(f"{db_path}: the project was not closed cleanly and its latest changes are "
+                        f"in {wal.name}, which cannot be read in this read-only folder without "
+                        f"{db_path.name}-shm; open the project once in a writable place (or copy "
+                        f"the folder there) to see them", path=db_path)
     conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None,
                            check_same_thread=False)
     conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()

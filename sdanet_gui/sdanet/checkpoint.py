@@ -123,9 +123,47 @@ def load_checkpoint(path: str | Path) -> tuple[dict, CheckpointMeta]:
                         f"this program reads ({FORMAT_VERSION}); update sdanet-gui", path=path)
     try:
         meta = CheckpointMeta.from_json(payload["meta_json"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: checkpoint metadata is damaged ({exc})", path=path) from exc
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged ({str(exc)[:200]})", path=path) from exc
+    _check_meta(meta, path)
+    if not isinstance(payload.get("state_dict"), dict):
+        raise UserError(f"{path}: checkpoint holds no weights (state_dict)", path=path)
     return payload["state_dict"], meta
+
+
+def _check_meta(meta: CheckpointMeta, path: Path) -> None:
+    """The metadata must describe something buildable: a feature spec, a config, a class list.
+    Checked here, once, so a forged or damaged checkpoint is one sentence naming the file, not
+    an exception wherever the spec or config is first used."""
+    from .config import SDANetConfig
+
+    if not isinstance(meta.classes, list) or not meta.classes or \
+            not all(isinstance(c, str) for c in meta.classes):
+        raise UserError(f"{path}: checkpoint metadata is damaged (classes must be a non-empty list "
+                        f"of names)", path=path)
+    try:
+        meta.feature_spec
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged (feature spec: {str(exc)[:200]})",
+                        path=path) from exc
+    if not isinstance(meta.config, dict):
+        raise UserError(f"{path}: checkpoint metadata is damaged (config is not an object)", path=path)
+    try:
+        SDANetConfig.from_dict(meta.config, strict=False, source=f"{path} (config)")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged (config: {str(exc)[:200]})",
+                        path=path) from exc
+
+
+def load_weights(model, state_dict: dict, path: str | Path) -> None:
+    """`model.load_state_dict(state_dict)`; weights that do not fit the network are a UserError
+    naming the checkpoint (every place that loads a checkpoint's weights goes through here)."""
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: checkpoint weights do not fit the network its config describes "
+                        f"({first[:200]})", path=path) from exc
 
 
 def check_compatible(meta: CheckpointMeta, classes: Sequence[str], spec: FeatureSpec,

@@ -243,7 +243,8 @@ def finetune_videos(base_ckpt: str | Path | None, feature_set: FeatureSet, video
     """
     import tempfile
 
-    from .checkpoint import CheckpointMeta, check_compatible, load_checkpoint, save_checkpoint, state_hash
+    from .checkpoint import (CheckpointMeta, check_compatible, load_checkpoint, load_weights, save_checkpoint,
+                             state_hash)
     from .config import SDANetConfig, apply_overrides
     from .device import choose_device
     from .held_out import compare_on_held_out
@@ -319,12 +320,12 @@ def finetune_videos(base_ckpt: str | Path | None, feature_set: FeatureSet, video
     before_model = before_classes = before_cfg = None
     if not cold:
         before_model, before_classes, before_cfg = build_model(meta.config, spec, len(old_classes)), old_classes, cfg
-        before_model.load_state_dict(state)
+        load_weights(before_model, state, base_ckpt)
     elif compare_ckpt is not None:
         cstate, cmeta = load_checkpoint(compare_ckpt)
         if [d for _, d in cmeta.feature_spec.modalities] == [d for _, d in spec.modalities]:
             before_model = build_model(cmeta.config, spec, len(cmeta.classes))
-            before_model.load_state_dict(cstate)
+            load_weights(before_model, cstate, compare_ckpt)
             before_classes = list(cmeta.classes)
             before_cfg = SDANetConfig.from_dict(cmeta.config, strict=False, source=f"{compare_ckpt} (config)")
     before_preds = base_test_preds = None

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CLASS = "action"          # the lane a new project draws segments in
+UNTITLED = "Untitled"             # name of the projects made for videos opened without one
+UNTITLED_LOOKUP = 50              # how many of the newest untitled projects are searched
 POSTPROCESS_KEY = "postprocess"   # project setting: the user's PostProcessing (a dict)
 PREVIOUS_MODEL_KEY = "previous_model_version"  # project setting: the version before the active one
 NO_FEATURES_TEXT = ("None of the project's videos has a feature file yet. Extract features first "
@@ -124,13 +126,83 @@ class ReviewSession:
             from ..paths import app_paths
             from ..project.store import Project
 
-            folder = app_paths().default_projects / datetime.now().strftime("Untitled %Y-%m-%d %H%M%S")
+            folder = app_paths().default_projects / datetime.now().strftime(f"{UNTITLED} %Y-%m-%d %H%M%S")
             self.set_project(Project.create(folder))
-            self.events.status.emit(f"New project created in {folder}", 0)
+            empty = len(self.empty_untitled_projects())
+            self.events.status.emit(f"New project created in {folder}" + (
+                f"; {empty} empty untitled projects can go (File > Clean up empty projects…)"
+                if empty > 1 else ""), 0)
             log.info("new project created in %s", folder)
         if default_class and not self.project.classes():
             self.project.add_classes([DEFAULT_CLASS])
         return self.project
+
+    def reuse_untitled_project(self, videos) -> bool:
+        """With no project open: open the newest "Untitled" project that already holds one of
+        `videos` (launching the program on the same video twice must not make two projects).
+        False when there is none (a new one is made when the first video arrives)."""
+        from ..project.store import Project
+
+        folder = self._untitled_with(videos) if self.project is None else None
+        if folder is None:
+            return False
+        self.set_project(Project.open(folder))
+        self.events.status.emit(f"Opened {folder.name}, which already holds this video", 0)
+        log.info("reusing %s for %s", folder, ", ".join(map(str, videos)))
+        return True
+
+    @staticmethod
+    def untitled_projects() -> list[Path]:
+        """The program's own "Untitled …" projects in the user's projects folder, newest first."""
+        from ..paths import app_paths
+        from .opening import PROJECT_MARKER
+
+        root = app_paths().default_projects
+        found = [p for p in root.glob(f"{UNTITLED} *") if (p / PROJECT_MARKER).is_file()] if root.is_dir() else []
+        return sorted(found, key=lambda p: p.name, reverse=True)
+
+    def _untitled_with(self, videos) -> Path | None:
+        """The newest untitled project holding one of `videos` (same file), or None."""
+        from ..project.store import Project
+
+        wanted = {Path(v).resolve() for v in videos}
+        for folder in self.untitled_projects()[:UNTITLED_LOOKUP] if wanted else []:
+            try:
+                with Project.open(folder, read_only=True) as p:
+                    paths = {p.video_path(v.id) for v in p.videos()}
+            except UserError:
+                continue   # open elsewhere, or damaged: not this one
+            if any(q is not None and Path(q).resolve() in wanted for q in paths):
+                return folder
+        return None
+
+    def empty_untitled_projects(self) -> list[Path]:
+        """Untitled projects with no video, no segment and no model: safe to remove."""
+        from ..project.store import Project
+
+        out = []
+        for folder in self.untitled_projects():
+            if self.project is not None and Path(self.project.folder).resolve() == folder.resolve():
+                continue
+            try:
+                with Project.open(folder, read_only=True) as p:
+                    if not p.videos() and not p.segments() and not p.model_versions():
+                        out.append(folder)
+            except UserError:
+                continue
+        return out
+
+    def remove_empty_projects(self, folders) -> list[Path]:
+        """Delete those of `folders` that are still empty untitled projects; returns them."""
+        import shutil
+
+        empty = {f.resolve() for f in self.empty_untitled_projects()}
+        removed = []
+        for folder in folders:
+            if Path(folder).resolve() in empty:
+                shutil.rmtree(folder)
+                removed.append(Path(folder))
+        return removed
 
     def close(self) -> None:
         """End the runs and close the project (the window closing)."""

@@ -94,6 +94,7 @@ def test_wheel_carries_model_and_resources(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "sdanet_gui/model/presets/thumos14.json" in names
     assert "sdanet_gui/resources/__init__.py" in names
+    assert not [n for n in names if n.startswith("tests/") or "mmaction2__" in n]  # no test files
     target = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                        capture_output=True, text=True, timeout=300)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sdanet_gui.bundled import model_files, resource_files
+from tests.processes import alive as _alive
 from sdanet_gui.jobs.background import CallQueue
 from sdanet_gui.jobs.scoring import ScoringRunner
 
@@ -67,14 +68,6 @@ def worker():
     pid = h.pid
     h.runner.shutdown()
     assert pid is None or not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _score(worker, checkpoint, features, on_first=None, timeout=60.0) -> Run:

@@ -25,7 +25,7 @@ def test_drag_the_end_of_the_first_segment_two_frames_right_then_undo(project, u
     seg = project.segment(first.id)
     assert seg.end_frame == first.end_frame + 2 and seg.provenance == "edited"
     assert seg.import_end_s is None and seg.import_start_s == 1.0
-    assert h.undo_text.startswith("Move end of segment")
+    assert h.undo_text == "Move end of Diving 00:00:01.000–00:00:03.000 to 00:00:03.080"  # in words
     h.undo()
     assert project.dump_human_tables() == before
     assert not h.can_undo and h.can_redo

@@ -126,7 +126,7 @@ def _shown(window):
     lane_ids = sorted(int(i) for lane in window.review.timeline.lanes for i in lane.ids[lane.kinds == 0])
     table = window.segment_table
     table_ids = sorted(int(table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())
-                       if table.item(r, 4).text() == "predicted")
+                       if table.item(r, table.BY).text() == "predicted")
     assert lane_ids == table_ids  # lanes and table always show the same predictions
     return sorted(project.predicted_segment(-i).score for i in lane_ids)
 
@@ -177,3 +177,27 @@ def test_a_selected_prediction_that_gets_hidden_is_deselected(qtbot, window, sco
     assert window.segment_table.selected_id() == -weak.id
     window.review.filter_spin.setValue(0.9)
     assert editor.selected_id is None and window.segment_table.row_of(-weak.id) is None
+
+
+def test_the_segment_table_sets_predictions_apart_and_sorts_classes_in_lane_order(qtbot, window, scored_project):
+    from sdanet_gui.project.store import Project
+
+    with Project.open(scored_project) as p:
+        p.add_classes(["aardvark"])          # last lane, first alphabetically
+        p.add_imported_segments("demo", [("talking", 1.0, 2.0), ("aardvark", 3.0, 4.0)])
+    _open(qtbot, window, scored_project)
+    table = window.segment_table
+    rows = range(table.rowCount())
+    predicted = [r for r in rows if table.item(r, table.BY).text() == "predicted"]
+    human = [r for r in rows if table.item(r, table.BY).text() == "imported"]
+    assert predicted and len(human) == 2
+    assert all(table.item(r, c).font().italic() for r in predicted for c in range(table.columnCount()))
+    assert not any(table.item(r, c).font().italic() for r in human for c in range(table.columnCount()))
+    assert table.item(predicted[0], table.START).foreground().color() != table.item(human[0], table.START).foreground().color()
+    table.sortByColumn(table.CLASS, Qt.SortOrder.AscendingOrder)    # the lanes' order, top first
+    order = ["arm wrestling", "cheering", "talking", "aardvark"]
+    labels = [table.item(r, table.CLASS).text() for r in range(table.rowCount())]
+    assert labels == sorted(labels, key=order.index)
+    table.sortByColumn(table.CLASS, Qt.SortOrder.DescendingOrder)
+    labels = [table.item(r, table.CLASS).text() for r in range(table.rowCount())]
+    assert labels == sorted(labels, key=order.index, reverse=True)

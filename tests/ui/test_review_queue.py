@@ -59,7 +59,10 @@ def test_n_walks_items_most_uncertain_first_and_the_count_drops(qtbot, review, p
     p1, p2, p3 = preds
     assert review.queue_label.text() == "9 of 9 left"  # 3 predictions x (segment + 2 boundaries)
     review.timeline.set_x_range(0.0, 2.0)
+    messages = []
+    review.status.connect(messages.append)
     qtbot.keyClick(review, K.Key_N)
+    assert messages[-1].endswith("; 9 of 9 left")    # the status line and the bar say the same
     # the tie: P2's segment first; it is selected, the player is on its first frame, and the
     # timeline moved to show it
     assert review.queue.current == ("segment", p2)
@@ -79,6 +82,7 @@ def test_n_walks_items_most_uncertain_first_and_the_count_drops(qtbot, review, p
     assert review.queue_label.text() == "6 of 9 left"
     qtbot.keyClick(review, K.Key_N)  # the next unresolved after P1's segment
     assert review.queue.current == ("end", p3)
+    assert messages[-1].endswith("; 6 of 9 left") and review.queue_label.text() == "6 of 9 left"
     qtbot.keyClick(review, K.Key_Return)
     assert review.queue_label.text() == "3 of 9 left"
     qtbot.keyClick(review, K.Key_Z, CTRL)

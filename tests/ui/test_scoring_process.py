@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sdanet_gui.bundled import model_files, resource_files
+from tests.processes import alive as _alive
 
 from .conftest import write_wrong_features
 
@@ -22,14 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_checkpoint():
     return Path(str(model_files() / "demo.pt"))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_the_window_process_never_imports_torch_and_the_child_ends_with_the_app(tmp_path, demo_checkpoint):

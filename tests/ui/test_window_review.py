@@ -88,8 +88,8 @@ def test_segment_table_and_undo_history_follow_edits(qtbot, window, demo_video):
     drag(tl.viewport(), QPointF(tl.widget_pos("lanes", 3.0, 0.66)), QPointF(tl.widget_pos("lanes", 5.0, 0.66)))
     (seg,) = project.segments(window.current_video_id)
     assert abs(seg.start_frame - 84) <= 1 and abs(seg.end_frame - 140) <= 1
-    assert table.rowCount() == 1 and table.item(0, 0).text() == DEFAULT_CLASS
-    assert table.item(0, 4).text() == "added" and table.selected_id() == seg.id
+    assert table.rowCount() == 1 and table.item(0, table.CLASS).text() == DEFAULT_CLASS
+    assert table.item(0, table.BY).text() == "added" and table.selected_id() == seg.id
     assert window.undo_view.model().rowCount() == 2  # "<opened>" + the add
     # choosing a row in the table selects the segment and moves the player to its start
     review.editor.select(None)
@@ -100,7 +100,7 @@ def test_segment_table_and_undo_history_follow_edits(qtbot, window, demo_video):
     assert project.segments(window.current_video_id) == [] and table.rowCount() == 0
     window.menus.redo.trigger()
     assert table.rowCount() == 1
-    assert window.video_list.items()[0].text(3) == "0 / 1"
+    assert window.video_list.items()[0].text(2) == "0 / 1"
 
 
 def test_open_a_saved_project_shows_its_first_video_and_segments(qtbot, window, project, reader):
@@ -136,7 +136,7 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
-    double_click(table.model().index(0, 2))
+    double_click(table.model().index(0, table.END))
     editor = table.findChild(QLineEdit)
     assert editor is not None
     editor.selectAll()
@@ -144,9 +144,9 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
     qtbot.keyClick(editor, K.Key_Return)
     qtbot.waitUntil(lambda: p.segment(sid).end_frame == 84, timeout=3000)
     assert reader.clock.seconds_to_boundary(3.0) == 84
-    assert table.item(0, 2).text() == "00:00:03.000"
+    assert table.item(0, table.END).text() == "00:00:03.000"
     # the class cell offers the project's classes
-    double_click(table.model().index(0, 0))
+    double_click(table.model().index(0, table.CLASS))
     box = table.findChild(QComboBox)
     assert [box.itemText(i) for i in range(box.count())] == ["arm wrestling", "cheering", "talking"]
     box.setCurrentText("cheering")
@@ -154,7 +154,7 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
     qtbot.waitUntil(lambda: p.segment(sid).label == "cheering", timeout=3000)
     # a bad time is refused with a message and the cell shows the stored value again
     assert window.review.editor.edit_field(sid, "start", "not a time") is False
-    assert table.item(0, 1).text() == "00:00:01.000" and p.segment(sid).start_frame == 28
+    assert table.item(0, table.START).text() == "00:00:01.000" and p.segment(sid).start_frame == 28
     window.menus.undo.trigger()
     window.menus.undo.trigger()
     assert (p.segment(sid).label, p.segment(sid).end_frame) == ("talking", 56)

@@ -15,14 +15,19 @@ import logging
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from ...data.units import format_timecode
 from ...errors import UserError
+from ...project.commands import describe
 from ...session.prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY, class_best, relative_score, visible_predictions
+from . import preferences
 from .kinds import KIND_CODE, PREDICTED
 
 log = logging.getLogger(__name__)
+
+NUDGE_RETURN_MS = 1200   # a nudged boundary is shown this long after the last nudge
 
 
 class ProjectUndoCommand(QUndoCommand):
@@ -32,7 +37,7 @@ class ProjectUndoCommand(QUndoCommand):
     refused one); `refresh()` redraws what the store now holds."""
 
     def __init__(self, command, project, run: Callable[[Callable], bool], refresh: Callable[[], None]):
-        super().__init__(command.text)
+        super().__init__(describe(command, project))
         self.command = command
         self.project = project
         self.run = run
@@ -59,7 +64,7 @@ class ProjectUndoCommand(QUndoCommand):
             return False
         merged = self.command.merge_with(other.command)
         if merged:
-            self.setText(self.command.text)
+            self.setText(describe(self.command, self.project))
             # a step that now changes nothing (a drag back to where it started, before any
             # provenance change) leaves the history, as QUndoStack does with obsolete commands
             self.setObsolete(self.command.is_obsolete())
@@ -114,9 +119,19 @@ class EditController(QObject):
         self.model_version_id: int | None = None
         self.previous_version_id: int | None = None
         self.show_previous = False
+        # see what you set: while a boundary is dragged or nudged the player shows its frame;
+        # afterwards it returns to where the reviewer was (preferences.RETURN_SETTING)
+        self.return_after_edit = preferences.return_after_edit()
+        self._return_to: tuple[int, bool] | None = None  # (frame, was playing) before the edit
+        self._nudge_done = QTimer(self)
+        self._nudge_done.setSingleShot(True)
+        self._nudge_done.setInterval(NUDGE_RETURN_MS)
+        self._nudge_done.timeout.connect(self._edit_finished)
         timeline.segment_clicked.connect(self._on_clicked)
         timeline.segment_changed.connect(self._on_dragged)
         timeline.segment_drawn.connect(self._on_drawn)
+        timeline.boundary_moving.connect(lambda row, seconds, side: self._show_edge(seconds, side))
+        timeline.drag_finished.connect(lambda row: self._edit_finished())
 
     # --- binding to a video --------------------------------------------------------------------------
     def set_video(self, project, video_id: int, clock) -> None:
@@ -310,19 +325,21 @@ class EditController(QObject):
             log.info("edit refused: %s", exc)
             return False
 
-    def add(self, row: int, start_frame: int, end_frame: int) -> None:
+    def add(self, row: int, start_frame: int, end_frame: int) -> bool:
         from ...project.commands import AddSegment
 
         if end_frame <= start_frame:
-            return
+            return False
         if self.project is None or not 0 <= row < len(self.classes):
             self.message.emit("Open the video in a project with classes to add segments")
-            return
+            return False
         before = set(self._rows)
-        if self.push(AddSegment(self.video_id, self.classes[row], start_frame, end_frame)):
-            new = [i for i in self._rows if i > 0 and i not in before]
-            if new:
-                self.select(new[0])
+        if not self.push(AddSegment(self.video_id, self.classes[row], start_frame, end_frame)):
+            return False
+        new = [i for i in self._rows if i > 0 and i not in before]
+        if new:
+            self.select(new[0])
+        return True
 
     def nudge(self, frames: int) -> None:
         """Move the selected boundary (or the whole segment when its body is selected)."""
@@ -334,12 +351,49 @@ class EditController(QObject):
             return
         sid = self.selected_id
         if self.selected_part == "start":
-            self.push(MoveBoundary(sid, "start", span[0] + frames))
+            ok = self.push(MoveBoundary(sid, "start", span[0] + frames))
         elif self.selected_part == "end":
-            self.push(MoveBoundary(sid, "end", span[1] + frames))
+            ok = self.push(MoveBoundary(sid, "end", span[1] + frames))
         else:
-            self.push(MoveSegment(sid, frames))
+            ok = self.push(MoveSegment(sid, frames))
         self.select(sid, self.selected_part)
+        if ok:
+            seg = self.project.segment(sid)
+            side = "end" if self.selected_part == "end" else "start"
+            self._show_edge(self.clock.frame_to_seconds(seg.end_frame if side == "end" else seg.start_frame), side)
+            self._nudge_done.start()   # back to the reviewer's place once the nudging stops
+
+    def _show_edge(self, seconds: float, side: str) -> None:
+        """Show the frame at a boundary being edited: a start's first frame, an end's last one.
+        The first call of an edit remembers where the reviewer was (playback pauses)."""
+        if self.clock is None or self.player.reader is None:
+            return
+        if self._return_to is None:
+            self._return_to = (self.player.position, self.player.playing)
+            if self.player.playing:
+                self.player.pause()
+        boundary = int(self.clock.seconds_to_boundary(seconds))
+        frame = boundary - 1 if side == "end" else boundary
+        self.player.seek_frame(min(max(frame, 0), max(self.player.frame_count - 1, 0)))
+
+    def _edit_finished(self) -> None:
+        """The drag ended (or the nudging stopped): back to the reviewer's place, if wanted."""
+        back, self._return_to = self._return_to, None
+        self._nudge_done.stop()
+        if back is None or not self.return_after_edit or self.player.reader is None:
+            return
+        frame, was_playing = back
+        self.player.seek_frame(frame)
+        if was_playing:
+            self.player.play()
+
+    def set_return_after_edit(self, on: bool) -> None:
+        """The user's choice (View menu), remembered for next time."""
+        self.return_after_edit = bool(on)
+        try:
+            preferences.set_return_after_edit(on)
+        except UserError as exc:
+            log.warning("cannot save the edit preference: %s", exc)
 
     def _target_segment(self) -> int | None:
         """The selected human segment, else the one under the playhead in the current lane."""
@@ -437,11 +491,15 @@ class EditController(QObject):
     def _maybe_add_from_marks(self) -> None:
         if self.mark_in is not None and self.mark_out is not None:
             if self.mark_out > self.mark_in:
-                self.add(self.current_row, self.mark_in, self.mark_out)
+                if self.add(self.current_row, self.mark_in, self.mark_out):  # "Add …" replaces "Mark in …"
+                    self.message.emit(self.undo_stack.text(self.undo_stack.index() - 1))
+            else:
+                self.message.emit("Mark out is before mark in: nothing added")
             self.mark_in = self.mark_out = None
             return
-        which = "in" if self.mark_in is not None else "out"
-        self.message.emit(f"Mark {which} at frame {self.player.position}")
+        which, other = ("in", "O") if self.mark_in is not None else ("out", "I")
+        self.message.emit(f"Mark {which} at {format_timecode(self.player.seconds())}: press {other} "
+                          f"at the other end to add the segment")
 
     # --- review: confirm what is in view, review state (each one command on the undo stack) -----
     def predictions_in_view(self) -> list:
@@ -475,7 +533,7 @@ class EditController(QObject):
             return
         to = min(self.player.position + 1, max(self.player.frame_count, 1))
         if self.push(SetReviewState(self.video_id, "partial", reviewed_to=to)):
-            self.message.emit(f"Reviewed up to frame {to - 1}")
+            self.message.emit(f"Reviewed up to {format_timecode(self.clock.frame_to_seconds(to))}")
 
     def mark_done(self) -> None:
         """The whole video is reviewed ('done')."""

@@ -222,6 +222,10 @@ class KeyMap:
     def keys(self, action_id: str) -> tuple[str, ...]:
         return self.bindings.get(action_id, ())
 
+    def bound_keys(self) -> set[str]:
+        """Every key some action has."""
+        return set(self._lookup)
+
     def describe(self, action_id: str) -> str:
         """'N' / 'Left, ,' in native words; '' when unbound (tooltips)."""
         return ", ".join(display_text(k) for k in self.keys(action_id))

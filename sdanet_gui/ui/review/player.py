@@ -171,13 +171,15 @@ class PlayerController(QObject):
     def set_reader(self, reader) -> None:
         """Show `reader` (media VideoReader); starts its FrameServer and shows frame 0."""
         from ...media.frame_server import FrameServer
+        from ...media.proxy import default_folder
 
         self.close()
         self.reader = reader
         self.clock = reader.clock
         self._resize_settle.stop()
         self.server = FrameServer(reader, self.bridge.on_frame, on_error=self.bridge.on_error,
-                                  display_size=self.display_box(*self.view.device_size()))
+                                  display_size=self.display_box(*self.view.device_size()),
+                                  proxy_dir=default_folder())
         self.position = 0
         self._requested = None
         self.seek_frame(0)

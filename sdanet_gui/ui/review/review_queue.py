@@ -170,10 +170,10 @@ class ReviewQueue(QObject):
             k = next((i for i in reversed(pending) if i < pos), pending[-1])
         item = ranked[k]
         self.go_to(item)
-        left = len(pending) - 1
+        # the same count as the bar's "N of M left" (the item shown is not done yet)
         self.message.emit(
             f"Review: {KIND_WORDS[item.kind]} {item.label} at {format_timecode(item.time)} — "
-            f"{item.reason()} (uncertainty {item.uncertainty:.2f}); {left} more left")
+            f"{item.reason()} (uncertainty {item.uncertainty:.2f}); {len(pending)} of {len(ranked)} left")
         return item
 
     def go_to(self, item) -> None:

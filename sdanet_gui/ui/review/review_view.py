@@ -10,20 +10,30 @@ delete; 1..9 relabel; P or Ctrl+K class palette; Enter confirm / accept; Shift+E
 predictions in view; N / Shift+N next / previous review item (review_queue); R reviewed up to the
 playhead; Ctrl+D video done; Ctrl+Z / Ctrl+Shift+Z undo / redo; F fit the timeline; + / - zoom.
 
-Keys are handled in keyPressEvent of this widget (children pass unhandled keys up), so they work
-wherever the focus is inside the review area: keymap.KeyMap turns a key into an action id and
-`_build_handlers` maps ids to what they do; the same registry drives the Help sheet.
+Keys work wherever the focus is in the window (a plot after a wheel zoom, a table, a dock), not
+only in the review area: each key of the keymap is a window-wide QShortcut (`_install_shortcuts`),
+which Qt matches before any widget sees the key. Only while typing does a key belong to the
+field: text fields claim typing keys themselves, and the keys they do not claim (Return, Tab)
+are handed back to them; a slider or list box keeps its arrow keys. keymap.KeyMap turns a key
+into an action id and `_build_handlers` maps ids to what they do; the same registry drives the
+Help sheet. Edits made by single keys are named and bursts of them offered for undo
+(key_edits.py).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QInputDialog, QLabel, QSplitter,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication,
+                               QComboBox,
+                               QDoubleSpinBox, QHBoxLayout, QInputDialog, QKeySequenceEdit, QLabel,
+                               QLineEdit, QPlainTextEdit, QSplitter, QStyle, QTextEdit, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from ...data.units import format_timecode, parse_timecode
 from .editing import EditController
-from .keymap import ACTIONS, KeyMap
+from .key_edits import BurstToast, KeyEdits, is_single_key
+from .keymap import ACTIONS, PORTABLE, KeyMap, action, event_text
 from .player import FrameView, PlayerController
 from .review_queue import ReviewQueue
 from .timeline import TimelineWidget
@@ -33,12 +43,45 @@ M = Qt.KeyboardModifier
 
 # (keys, description) of the default keymap, generated from the registry (keymap.help_html is the sheet)
 KEYMAP_HELP = [(" / ".join(a.defaults), a.description) for a in ACTIONS]
+TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QKeySequenceEdit, QComboBox)
+NAVIGATION_KEYS = {"Left", "Right", "Up", "Down", "Home", "End", "PgUp", "PgDown"}
+
+
+def _wants_key(widget, key: str) -> bool:
+    """Whether the focused widget should get this key rather than the keymap: a text field, a
+    list box or a table cell being edited gets every key that reaches a shortcut (Return, Tab:
+    typing keys it claims itself); a slider keeps its navigation keys."""
+    if widget is None:
+        return False
+    if isinstance(widget, TEXT_INPUTS):
+        return True
+    view = widget.parentWidget().parentWidget() if widget.parentWidget() is not None else None
+    if isinstance(view, QAbstractItemView) and widget.parentWidget() is view.viewport():
+        return True   # a cell editor
+    return isinstance(widget, QAbstractSlider) and key.split("+")[-1] in NAVIGATION_KEYS
+
+
+def _forward_key(widget, key: str, shortcuts) -> None:
+    """Deliver a key a shortcut caught to the widget it was typed into (with the shortcuts off
+    meanwhile: a sent key event is matched against shortcuts again)."""
+    combo = QKeySequence(key, PORTABLE)[0]
+    for sc in shortcuts:
+        sc.setEnabled(False)
+    try:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(widget, QKeyEvent(kind, combo.key(), combo.keyboardModifiers()))
+    finally:
+        for sc in shortcuts:
+            sc.setEnabled(True)
 
 
 class ReviewView(QWidget):
-    """Player + transport + timeline for one video, with the edit controller wired in."""
+    """Player + transport + timeline for one video, with the edit controller wired in.
+    Signals: status(text) for the status line; action_triggered(action id) before a keymap
+    action runs (whichever widget had the focus)."""
 
     status = Signal(str)
+    action_triggered = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -54,7 +97,7 @@ class ReviewView(QWidget):
 
         self.play_button = QToolButton(self)
         self.play_button.setObjectName("playButton")
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause (Space)")
         self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.play_button.clicked.connect(self.player.toggle_play)
@@ -66,24 +109,25 @@ class ReviewView(QWidget):
         self.time_label = QLabel(self)
         self.time_label.setObjectName("timeLabel")
         self.time_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # display filter of the predictions (prediction_filter; saved in the project settings)
-        self.filter_label = QLabel("Hide predictions below", self)
+        # display filter of the predictions (prediction_filter; saved in the project settings):
+        # one widget, its words inside it, so the bar fits a 1280-px window
         self.filter_spin = QDoubleSpinBox(self)
         self.filter_spin.setObjectName("predictionFilter")
         self.filter_spin.setRange(0.0, 1.0)
         self.filter_spin.setSingleStep(0.05)
         self.filter_spin.setDecimals(2)
-        self.filter_spin.setSuffix(" × class best")
+        self.filter_spin.setPrefix("Hide < ")
+        self.filter_spin.setSuffix("× best")
         self.filter_spin.setValue(self.editor.min_relative_score)
         self.filter_spin.setToolTip(
-            "Show a predicted segment only if its score reaches this fraction of the best score of "
-            "its class in this video (0: show all). Soft-NMS keeps overlapping duplicates with "
-            "decayed scores; this hides them. Predictions stay stored; saved with the project.")
-        self.filter_label.setToolTip(self.filter_spin.toolTip())
+            "Hide predicted segments scoring below this fraction of the best score of their class "
+            "in this video (0: show all). Soft-NMS keeps overlapping duplicates with decayed scores; "
+            "this hides them. Predictions stay stored; saved with the project.")
         self.filter_spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.filter_spin.valueChanged.connect(self.editor.set_prediction_filter)
         self.speed_label = QLabel("1x", self)
         self.speed_label.setObjectName("speedLabel")
+        self.speed_label.setToolTip("Playback speed ([ slower, ] faster)")
         self.next_button = QToolButton(self)  # review queue: next item by uncertainty
         self.next_button.setObjectName("queueNextButton")
         self.next_button.setText("Next")
@@ -94,17 +138,20 @@ class ReviewView(QWidget):
         self.queue.count_changed.connect(self._show_queue_count)
         self.queue.message.connect(self.status)
         bar = QHBoxLayout()
-        bar.setContentsMargins(6, 2, 6, 2)
+        bar.setContentsMargins(4, 2, 4, 2)
+        bar.setSpacing(4)
         bar.addWidget(self.play_button)
-        bar.addWidget(self.time_label, 1)
-        bar.addWidget(self.filter_label)
+        bar.addWidget(self.time_label)
+        bar.addStretch(1)
         bar.addWidget(self.filter_spin)
-        bar.addSpacing(12)
+        bar.addSpacing(6)
         bar.addWidget(self.next_button)
         bar.addWidget(self.queue_label)
-        bar.addSpacing(12)
+        bar.addSpacing(6)
         bar.addWidget(self.speed_label)
         bar.addWidget(self.fit_button)
+        self.bar_widgets = [self.play_button, self.time_label, self.filter_spin, self.next_button,
+                            self.queue_label, self.speed_label, self.fit_button]
 
         top = QWidget(self)
         top_layout = QVBoxLayout(top)
@@ -126,15 +173,22 @@ class ReviewView(QWidget):
 
         self.player.position_changed.connect(self._on_position)
         self.player.frame_shown.connect(self._update_time_label)
-        self.player.playing_changed.connect(lambda on: self.play_button.setText("⏸" if on else "▶"))
+        self.player.playing_changed.connect(self._show_playing)
         self.player.speed_changed.connect(lambda s: self.speed_label.setText(f"{s:g}x"))
         self.player.error.connect(self.status)
         self.timeline.seek_requested.connect(self.player.seek_seconds)
         self.editor.message.connect(self.status)
+        self.toast = BurstToast(self.frame_view)
+        self.key_edits = KeyEdits(self.editor.undo_stack, self.toast, self.status.emit)
+        self._shortcuts: list[QShortcut] = []
         self.keymap = KeyMap.load()
         self._handlers = self._build_handlers()
         self.reload_shortcuts()
         self._update_time_label()
+
+    def _show_playing(self, on: bool) -> None:
+        icon = QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
 
     # --- opening --------------------------------------------------------------------------------------
     def show_video(self, reader, project=None, video_id: int | None = None) -> None:
@@ -151,6 +205,12 @@ class ReviewView(QWidget):
         self.queue.set_result(None)
         self.timeline.set_playhead(0.0)
         self.timeline.fit()
+        # as wide as its widest text for this video, so the bar never reflows while playing
+        # (a label that grows with each frame number would shift the timeline under the mouse)
+        last = self.player.frame_count - 1
+        widest = f"{format_timecode(self.player.duration)} / {format_timecode(self.player.duration)}  " \
+                 f"frame {'8' * len(str(last))} / {last}"
+        self.time_label.setFixedWidth(self.time_label.fontMetrics().horizontalAdvance(widest) + 6)
         self._update_time_label()
 
     def showEvent(self, event):  # noqa: N802
@@ -174,7 +234,7 @@ class ReviewView(QWidget):
             self.time_label.setText("No video")
             return
         self.time_label.setText(
-            f"{format_timecode(p.seconds())} / {format_timecode(p.duration)}   "
+            f"{format_timecode(p.seconds())} / {format_timecode(p.duration)}  "
             f"frame {p.position} / {p.frame_count - 1}")
 
     def go_to_time(self) -> None:
@@ -196,7 +256,8 @@ class ReviewView(QWidget):
         seg = (e.project.segment(e.selected_id) if e.selected_id > 0
                else e.project.predicted_segment(-e.selected_id))
         self.player.set_loop((seg.start_frame, seg.end_frame))
-        self.status.emit(f"Looping frames {seg.start_frame}..{seg.end_frame - 1}")
+        a, b = self.player.seconds(seg.start_frame), self.player.seconds(seg.end_frame)
+        self.status.emit(f"Looping {format_timecode(a)}–{format_timecode(b)} (L again: stop)")
 
     # --- keys ------------------------------------------------------------------------------------------
     def _build_handlers(self) -> dict:
@@ -230,27 +291,71 @@ class ReviewView(QWidget):
     def reload_shortcuts(self, keymap: KeyMap | None = None) -> None:
         """Use `keymap` (default: the user's saved shortcuts) from now on; tooltips follow."""
         self.keymap = keymap if keymap is not None else KeyMap.load()
+        self._install_shortcuts()
         self.next_button.setToolTip(f"Next review item, most uncertain first ({self.keymap.describe('queue_next')})")
         self.play_button.setToolTip(f"Play / pause ({self.keymap.describe('play_pause')})")
         self.fit_button.setToolTip(f"Show the whole video on the timeline ({self.keymap.describe('fit')})")
 
-    def keyPressEvent(self, event):  # noqa: N802
-        action = self.keymap.action_for(event.key(), event.modifiers())
-        if action is None:
+    def _install_shortcuts(self) -> None:
+        """One window-wide QShortcut per key of the keymap, so a key works wherever the focus
+        is in the window (a plot, a table, a dock), not only in the review area: Qt matches
+        shortcuts before any widget sees the key, and a text field that wants a key (typing,
+        its cursor keys) claims it first (ShortcutOverride). Keys the window's menus own (Undo,
+        Redo) stay theirs; a symbol typed with Shift (+) also matches its binding."""
+        for sc in self._shortcuts:
+            sc.setEnabled(False)
+            sc.deleteLater()
+        self._shortcuts = []
+        window = self.window()
+        owned = {a.shortcut().toString(PORTABLE) for a in window.findChildren(QAction)
+                 if window is not self and not a.shortcut().isEmpty()}
+        bound = self.keymap.bound_keys()
+        for aid, keys in self.keymap.bindings.items():
+            for key in keys:
+                if key in owned:
+                    continue
+                variants = [key]
+                if is_single_key(key) and not key.isalnum() and f"Shift+{key}" not in bound:
+                    variants.append(f"Shift+{key}")
+                for text in variants:
+                    sc = QShortcut(QKeySequence(text, PORTABLE), self)
+                    sc.setContext(Qt.ShortcutContext.WindowShortcut)
+                    sc.activated.connect(lambda aid=aid, key=key, text=text: self._shortcut(aid, key, text))
+                    self._shortcuts.append(sc)
+
+    def _shortcut(self, action_id: str, key: str, pressed: str) -> None:
+        focus = QApplication.focusWidget()
+        if _wants_key(focus, pressed):  # typing, or moving a slider: the key is the widget's
+            _forward_key(focus, pressed, self._shortcuts)
+            return
+        self.run_action(action_id, key)
+
+    def run_action(self, action_id: str, key: str = "") -> None:
+        """Do what keymap action `action_id` does (pressed as `key`): edits made by single keys
+        are named in the status line and the History, and a burst of them is offered for undo."""
+        if self.player.reader is None:
+            return
+        self.action_triggered.emit(action_id)
+        self.key_edits.run(key, action(action_id).description, self._handlers[action_id])
+
+    def keyPressEvent(self, event):  # noqa: N802 - standalone view (no shortcut window): keys here
+        action_id = self.keymap.action_for(event.key(), event.modifiers())
+        if action_id is None:
             return super().keyPressEvent(event)
         event.accept()
-        self._handlers[action]()
+        self.run_action(action_id, event_text(event.key(), event.modifiers()))
 
     def focusNextPrevChild(self, next_: bool) -> bool:  # noqa: N802 - Tab / Shift+Tab
         """Qt hands Tab / Shift+Tab here, not to keyPressEvent: run what the keymap binds them to."""
         if self.player.reader is None:
             return super().focusNextPrevChild(next_)
-        action = self.keymap.action_for(Qt.Key.Key_Tab, M.NoModifier if next_ else M.ShiftModifier)
-        if action is None:
+        action_id = self.keymap.action_for(Qt.Key.Key_Tab, M.NoModifier if next_ else M.ShiftModifier)
+        if action_id is None:
             return super().focusNextPrevChild(next_)
-        self._handlers[action]()
+        self.run_action(action_id, "Tab" if next_ else "Shift+Tab")
         return True
 
+    # --- model versions, review queue, class palette ----------------------------------------------
     def go_to_segment(self, seg_id: int) -> None:
         """Select a segment (> 0 human, < 0 a prediction, negated) and seek to its start."""
         e = self.editor
@@ -258,7 +363,6 @@ class ReviewView(QWidget):
         seg = e.project.segment(seg_id) if seg_id > 0 else e.project.predicted_segment(-seg_id)
         self.player.seek_frame(seg.start_frame)
 
-    # --- model versions, review queue, class palette ----------------------------------------------
     def show_versions(self, active, previous, show_previous: bool) -> None:
         """Which model versions' predictions the lanes draw: the active version's (None: every
         stored prediction) and, with `show_previous`, the previous version's above them."""
@@ -286,3 +390,5 @@ class ReviewView(QWidget):
         from .class_palette import open_palette
 
         self.palette = open_palette(self.editor, self, self.status.emit)
+        if self.palette is not None:  # gone once closed: never keep a deleted popup around
+            self.palette.destroyed.connect(lambda *_: setattr(self, "palette", None))

@@ -78,11 +78,15 @@ class SegmentLane(pg.GraphicsObject):
       clicked(row, seg_id or 0, x)                    - a click; 0 when on empty lane
       segment_changed(row, seg_id, start, end)       - a boundary or body drag finished
       segment_drawn(row, start, end)                 - a drag on empty lane finished (add)
+      boundary_moving(row, seconds, side)            - during a drag: where the dragged edge is
+      drag_finished(row)                             - a drag ended (after the signals above)
     """
 
     clicked = Signal(int, int, float)
     segment_changed = Signal(int, int, float, float)
     segment_drawn = Signal(int, float, float)
+    boundary_moving = Signal(int, float, str)   # row, seconds, "start" | "end": the edge being dragged
+    drag_finished = Signal(int)                 # row: a drag ended (after any change it made)
 
     def __init__(self, row: int, color: QColor, duration: float = 1.0, snap=None, editable=True,
                  style: "theme.LaneStyle | None" = None):
@@ -667,8 +671,13 @@ class SegmentLane(pg.GraphicsObject):
                     self.segment_drawn.emit(self.row, s, e)
             elif (s, e) != (s0, e0):
                 self.segment_changed.emit(self.row, h.seg_id, s, e)
+            self.drag_finished.emit(self.row)
         else:
             self.set_preview(0 if h is None else h.seg_id, s, e)
+            # the edge under the mouse (a whole segment moved: its start), for the player to show
+            side = (h.part if h is not None and h.part != "body" else
+                    "start" if h is not None or x < x_down else "end")
+            self.boundary_moving.emit(self.row, s if side == "start" else e, side)
 
     def _dragged_times(self, h, x_down, x, s0, e0) -> tuple[float, float]:
         """Frame-snapped (start, end) for the drag so far, kept inside the video and non-empty."""

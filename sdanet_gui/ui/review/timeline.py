@@ -43,8 +43,15 @@ ATTENTION_COLOR = theme.ATTENTION_COLOR  # colours live in theme.py (light / dar
 # background together"
 DEFAULT_THRESHOLD = 0.5
 CURVES_WITH_HEATMAP = 8  # with a heatmap: curves for the top classes + the class in focus
-NO_SCORES_TEXT = "No scores yet: load a checkpoint (Model menu) to see SDANet's score curves"
+NO_SCORES_TEXT = "No scores yet: Model > Load checkpoint… shows SDANet's score curves here"
 AXIS_WIDTH = 130
+LEGEND = ("<b>Score curves</b>: one solid line per class (the model's score: class probability × "
+          "attention); <b>dashed grey</b>: the attention (how much the model thinks any action is "
+          "happening); <b>dotted line</b>: the threshold a prediction must reach.<br>"
+          "<b>Lanes</b>, one per class: the upper thin bars are the model's predicted segments, the "
+          "darker the more confident (relative to the class's best in this video); the lower bars "
+          "are your segments, outlined by who made them (green: accepted or confirmed, yellow dashed: "
+          "edited, blue: added, grey: imported).")
 PLAYHEAD_COLOR = theme.DARK.playhead
 
 
@@ -90,13 +97,16 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
     """Score curves, heatmap and segment lanes of one video on one time axis (seconds).
 
     Signals: seek_requested(seconds); segment_clicked(row, seg_id or 0, seconds);
-    segment_changed(row, seg_id, start_s, end_s); segment_drawn(row, start_s, end_s).
+    segment_changed(row, seg_id, start_s, end_s); segment_drawn(row, start_s, end_s);
+    boundary_moving(row, seconds, side) while an edge is dragged; drag_finished(row).
     """
 
     seek_requested = Signal(float)
     segment_clicked = Signal(int, int, float)
     segment_changed = Signal(int, int, float, float)
     segment_drawn = Signal(int, float, float)
+    boundary_moving = Signal(int, float, str)
+    drag_finished = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -152,6 +162,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         self.no_scores_label = pg.TextItem(NO_SCORES_TEXT, color=(170, 170, 170), anchor=(0.5, 0.5))
         self.score_plot.addItem(self.no_scores_label, ignoreBounds=True)
         self.score_plot.vb.sigXRangeChanged.connect(self._place_no_scores_label)
+        self.score_plot.vb.sigResized.connect(self._place_no_scores_label)
         # caption of the previous model version's sub-lane (segment_lane.PREVIOUS_BAND), if shown
         self.previous_caption = pg.TextItem("", color=(150, 150, 150), anchor=(1.0, 1.0))  # light + dark
         self.previous_caption.setZValue(50)
@@ -166,6 +177,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             self.playheads.append(line)
         self._update_layout()
         self.set_duration(1.0)
+        self.setToolTip(LEGEND)
         self.color_scheme = theme.current_scheme()
         self.lane_style = theme.lane_style(self.color_scheme)
         self._theme_follower = theme.follow(self)  # light / dark with the system, now and on change
@@ -207,6 +219,8 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
             lane.clicked.connect(self.segment_clicked)
             lane.segment_changed.connect(self.segment_changed)
             lane.segment_drawn.connect(self.segment_drawn)
+            lane.boundary_moving.connect(self.boundary_moving)
+            lane.drag_finished.connect(self.drag_finished)
             self.lane_plot.addItem(lane)
             self.lanes.append(lane)
         ticks = [(i + 0.5, name) for i, name in enumerate(self.classes)]
@@ -310,6 +324,7 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
         if not self.no_scores_label.isVisible():  # placed again when shown (clear_scores)
             return
         lo, hi = self.x_range()
+        self.no_scores_label.setTextWidth(max(120.0, self.score_plot.vb.width() - 24))  # wraps, never cut
         self.no_scores_label.setPos((lo + hi) / 2, 0.5)
 
     def set_selected_classes(self, indices: Sequence[int]) -> None:

@@ -101,13 +101,17 @@ class DockMemory:
         self.closed = closed_docks()
         self.shown: set[str] = set()
 
-    def show(self, docks) -> None:
+    def show(self, docks) -> list:
+        """Show what is due; returns the docks shown now (for the first time this session)."""
+        shown = []
         for dock in docks:
             if dock is None or dock.objectName() in self.shown:
                 continue
             self.shown.add(dock.objectName())
             if dock.objectName() not in self.closed:
                 dock.show()
+                shown.append(dock)
+        return shown
 
 
 def _all_docks(window):

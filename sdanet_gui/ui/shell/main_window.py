@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QUndoGroup
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QStackedWidget
 
 from ...errors import UserError
 from ...session.review_session import ReviewSession
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.postprocess_dock = None
         self.keys_help_dialog = None
         self.shortcut_dialog = None
+        self._warned: set = set()      # damaged videos already reported in this session
         self.undo_group = QUndoGroup(self)
         self.opening = OpeningFlow(self.session, self.post, self.status, self._show, self)
 
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         from .layout_memory import restore_window_layout
 
         self.dock_memory = DockMemory()
-        restore_window_layout(self)  # geometry and docks of last time
+        self._layout_restored = restore_window_layout(self)  # geometry and docks of last time
 
     @property
     def project(self):
@@ -224,6 +225,14 @@ class MainWindow(QMainWindow):
         self.review.show_versions(self.session.active, self.session.previous,
                                   self.menus.show_previous.isChecked())
 
+    def set_return_after_edit(self, on: bool) -> None:
+        if self.review is not None:
+            self.review.editor.set_return_after_edit(on)
+        else:
+            from ..review.preferences import set_return_after_edit
+
+            set_return_after_edit(on)
+
     def show_previous_toggled(self, on: bool) -> None:
         self._sync_editor_versions()
         if self.review is not None and self.current_video_id is not None:
@@ -260,15 +269,27 @@ class MainWindow(QMainWindow):
             review.show_model_result(result)
         self._stack.setCurrentWidget(review)
         self._ensure_postprocess()
-        self.dock_memory.show([self.segment_dock, self.undo_dock, self.postprocess_dock])  # unless closed
+        new = self.dock_memory.show([self.video_dock, self.segment_dock, self.undo_dock,
+                                     self.postprocess_dock])  # unless the user closed them
+        if new and not self._layout_restored:  # first time: wide enough for their columns
+            sides = [d for d in (self.video_dock, self.segment_dock) if d.isVisible()]
+            self.resizeDocks(sides, [d.widget().sizeHint().width() for d in sides], Qt.Orientation.Horizontal)
         seconds = saved_position(project, video_id)  # where the user left this video
         if seconds:
             review.player.seek_seconds(seconds)
         self.video_list.set_project(project, video_id)
         self._refresh_segments()
+        # the docks and the review's new minimum width take their place now, not later under the
+        # user's mouse (a timeline that moves during a drag puts the boundary elsewhere)
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         review.setFocus()
         self.status(f"{rec.name}: {reader.frame_count} frames, {reader.average_fps:.3f} fps, "
-                    f"{reader.width}x{reader.height} — project {project.folder}")
+                    f"{reader.width}x{reader.height}")   # (the project's folder is on the right)
+        if reader.warning and reader.path not in self._warned:  # a damaged file: say so, once
+            self._warned.add(reader.path)
+            self.status(f"{rec.name}: {reader.warning}", 30000)
+            show_error(self, "Part of the video cannot be decoded", f"{reader.path}: {reader.warning}. "
+                       f"Only the frames before that point can be shown and reviewed.")
 
     def _close_video(self) -> None:
         from .layout_memory import remember_position
@@ -306,6 +327,30 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
+
+    def clean_up_projects(self):
+        """File > Clean up empty projects…: the question listing them (returned for tests)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        empty = self.session.empty_untitled_projects()
+        if not empty:
+            self.status("No empty untitled projects to clean up")
+            return None
+        names = "\n".join(f.name for f in empty[:15]) + ("\n…" if len(empty) > 15 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Clean up empty projects",
+                          f"Remove {len(empty)} untitled project(s) that hold no video, segment or "
+                          f"model?\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("cleanUpProjects")
+
+        def answered(button):
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                removed = self.session.remove_empty_projects(empty)
+                self.status(f"Removed {len(removed)} empty project(s)")
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(box.deleteLater)
+        box.open()
+        return box
 
     def shortcut_settings_dialog(self):
         """Edit > Keyboard shortcuts…: saved keys apply to the review at once (returned for tests)."""

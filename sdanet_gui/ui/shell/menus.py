@@ -32,6 +32,10 @@ class Menus:
         self.file.addMenu(self.recent)
         self.export = self._add(self.file, "&Export…", w.export_dialog, "Ctrl+E")
         self.file.addSeparator()
+        self.clean_up = self._add(self.file, "&Clean up empty projects…", w.clean_up_projects)
+        self.clean_up.setToolTip("Remove the untitled projects that hold no video (made by opening "
+                                 "videos that then failed, for example)")
+        self.file.addSeparator()
         self.quit = self._add(self.file, "&Quit", w.close, std.Quit)
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -58,6 +62,15 @@ class Menus:
                                       "active version's, to compare them")
         self.show_previous.toggled.connect(w.show_previous_toggled)
         self.view.addAction(self.show_previous)
+        from ..review.preferences import return_after_edit
+
+        self.return_after_edit = QAction("&Return to the playhead after editing a boundary", w)
+        self.return_after_edit.setCheckable(True)
+        self.return_after_edit.setChecked(return_after_edit())
+        self.return_after_edit.setToolTip("While a boundary is dragged or nudged the player shows its "
+                                          "frame; afterwards it goes back to where you were")
+        self.return_after_edit.toggled.connect(w.set_return_after_edit)
+        self.view.addAction(self.return_after_edit)
 
         # Model
         self.load_checkpoint = self._add(self.model, "&Load checkpoint…", w.load_checkpoint_dialog)

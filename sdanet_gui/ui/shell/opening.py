@@ -53,6 +53,7 @@ class OpeningFlow:
         for path in found.other:
             problems += self.import_annotations(path)
         if found.videos:
+            self.session.reuse_untitled_project(found.videos)  # (no project open: the one that has them)
             self._open_videos(found.videos, show=found.videos[0])  # the first dropped video is shown
             self.status(f"Opening {len(found.videos)} video(s)…")
         if problems:
