@@ -7,8 +7,13 @@ JSON-able message dicts, and everything the GUI needs to know — including a fa
 as a message. `sdanet finetune --project` runs the very same `run_job` in-process, so the GUI
 and the command line train identically.
 
+The same job runs a cold start (`base_checkpoint` None: a model trained from nothing on the
+manifest with `sdanet.finetune.cold_start_config`, measured against `compare_checkpoint`, the
+model in use, when there is one).
+
 Messages, in order (see /work/briefs/finetune_interface.md, the contract with the GUI):
-  {"type": "started", "device", "amp", "steps", "train_videos", "held_out", "replay_videos", ...}
+  {"type": "started", "device", "amp", "steps", "train_videos", "held_out", "replay_videos",
+   "classes", "new_classes", "cold_start", "held_out_segments", ...}
   {"type": "eval", "phase": "before", "average_mAP", "mAP", "per_class"}
   {"type": "progress", "step", "total", "losses": {"total", <term>...}, "lr", "snippets_per_s",
    "eta_s"}                      (throttled to <= 5/s; the first and the last step always sent)
@@ -43,21 +48,23 @@ FAILURE_KINDS = ("nan", "oom", "disk", "input", "crash")
 PROGRESS_INTERVAL_S = 0.2          # at most 5 progress messages per second
 _DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM}
 _STAYS = "the previous model stays active"
+REPLAY_AUTO = "auto"   # request.replay: the base's own training set when its checkpoint records one
 
 
 @dataclass
 class FinetuneRequest:
     manifest: str            # path of a frozen manifest JSON (freeze_manifest(...).write(path))
-    base_checkpoint: str     # the active model version's checkpoint
+    base_checkpoint: str | None   # the checkpoint to fine-tune; None: a cold start
     out_checkpoint: str      # where the new checkpoint goes (inside project.checkpoints_dir)
     steps: int = 100
     lr: float | None = None
     seed: int = 0
     holdout: float = 0.2
     snippet_weight: float = 1.0
-    replay: str | None = None    # base training feature set path (settings), or None
+    replay: str | None = None    # base training feature set path, REPLAY_AUTO, or None
     device: str | None = None    # None = auto (CUDA + AMP when present)
     threads: int | None = None   # CPU threads for torch in the run (None: torch's default)
+    compare_checkpoint: str | None = None   # cold start: the model in use, for "before"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,10 +111,11 @@ def _run(request: FinetuneRequest, send, stop_event, cancel_event, written: list
     from ..errors import Cancelled, UserError
     from ..project.manifest import Manifest
 
-    base, out = Path(request.base_checkpoint), Path(request.out_checkpoint)
-    if not base.is_file():
+    base = Path(request.base_checkpoint) if request.base_checkpoint else None
+    out = Path(request.out_checkpoint)
+    if base is not None and not base.is_file():
         raise UserError(f"{base}: base checkpoint not found", path=base)
-    if out.exists() or out.resolve() == base.resolve():
+    if out.exists() or (base is not None and out.resolve() == base.resolve()):
         raise UserError(f"{out}: a file already exists there; the new checkpoint needs a new "
                         f"file name (nothing is ever overwritten)", path=out)
     _check_writable(out)
@@ -118,13 +126,17 @@ def _run(request: FinetuneRequest, send, stop_event, cancel_event, written: list
 
         torch.set_num_threads(int(request.threads))
     from ..sdanet.checkpoint import load_checkpoint, save_checkpoint
-    from ..sdanet.finetune import finetune_videos
+    from ..sdanet.finetune import cold_start_config, finetune_videos, recorded_training_set
     from ..sdanet.trainer import StopFlag
     from .training_set import build_training_set
 
-    _, meta = load_checkpoint(base)
-    ts = build_training_set(manifest, meta.classes, meta.feature_spec, checkpoint=str(base),
-                            replay=request.replay, source=str(request.manifest))
+    classes, spec, replay = [], None, None
+    if base is not None:
+        _, meta = load_checkpoint(base)
+        classes, spec = meta.classes, meta.feature_spec
+        replay = recorded_training_set(meta) if request.replay == REPLAY_AUTO else request.replay
+    ts = build_training_set(manifest, classes, spec, checkpoint=str(base) if base else None,
+                            replay=replay, source=str(request.manifest))
     if not ts.videos:
         counts = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in ts.skipped.items())
         raise UserError(f"{request.manifest}: nothing to train on: none of the "
@@ -135,7 +147,7 @@ def _run(request: FinetuneRequest, send, stop_event, cancel_event, written: list
 
     def events(msg: dict) -> None:
         if msg.get("type") == "started":
-            msg = {**msg, "skipped": ts.skipped}
+            msg = {**msg, "skipped": ts.skipped, "replay": replay}
         if msg.get("type") == "eval" and msg.get("phase") == "after":
             relay.flush()
         send(_jsonable(msg))
@@ -144,10 +156,12 @@ def _run(request: FinetuneRequest, send, stop_event, cancel_event, written: list
                              steps=request.steps, out=None, seed=request.seed, lr=request.lr,
                              snippet_weight=request.snippet_weight, holdout=request.holdout,
                              progress=relay, cancel=flag, device=request.device, replay=ts.replay,
-                             events=events,
+                             replay_test=ts.replay_test, events=events,
+                             config=cold_start_config(ts.feature_set.spec) if base is None else None,
+                             compare_ckpt=request.compare_checkpoint,
                              info={"manifest": str(request.manifest),
                                    "manifest_fingerprint": manifest.fingerprint,
-                                   "skipped": ts.skipped, "replay": request.replay})
+                                   "skipped": ts.skipped, "replay": replay})
     if flag.cancel_requested:
         raise Cancelled("fine-tuning cancelled; nothing was written")
     state = {k: v.detach().to("cpu") for k, v in result.model.state_dict().items()}
@@ -158,7 +172,7 @@ def _run(request: FinetuneRequest, send, stop_event, cancel_event, written: list
                       f"{out}: could not write the checkpoint ({exc})") from exc
     written.append(out)
     train_metrics = result.meta.metrics
-    metrics = {**train_metrics["finetune"], "base_checkpoint": str(base),
+    metrics = {**train_metrics["finetune"], "base_checkpoint": str(base) if base else None,
                "device": train_metrics.get("device"), "snippets_per_s": train_metrics.get("snippets_per_s"),
                "train_seconds": train_metrics.get("train_seconds"),
                "weights": result.weights_hash[:16]}

@@ -59,6 +59,7 @@ class ImportReport:
     clipped: int = 0          # segments (or predictions) that end after the end of their video
     clipped_outside: int = 0  # of those, how many start at or after its end (a one-frame stub)
     labels_tidied: int = 0    # labels written with spaces around them (data/labels.py strips them)
+    videos: list[str] = field(default_factory=list)   # the file's videos, by name
 
     def warning(self) -> str | None:
         """What the user must be told about material that did not fit its video, or None.
@@ -151,6 +152,7 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
         project.add_classes(aset.classes or aset.all_labels())
         project.add_classes(aset.all_labels())
         for name, va in aset.videos.items():
+            report.videos.append(name)
             rec = project.find_video(name)
             if rec is None:
                 rec = _add_video(project, name, report, va)
@@ -314,6 +316,45 @@ def attach_feature_file(project: Project, path: str | os.PathLike):
                             f"project's video {name!r} (fingerprints differ)", path=path)
         project.set_video_fields(rec.id, feature_ref=str(path))
     return project.video(rec.id), added
+
+
+IMPORTED_FEATURES = "features/imported"   # inside the project: per-video files of imported sets
+
+
+def attach_feature_set(project: Project, path: str | os.PathLike, names, annotations=None,
+                       default_spec=None) -> dict:
+    """Give the project videos `names` the features a feature set holds for them (matched by
+    name): a per-video folder, an HDF5 set file or a W-TALC bundle (data/feature_sets.py;
+    `annotations` as there, for sets whose annotations are not beside them; `default_spec` fills
+    the frame rate and snippet length a set does not record, e.g. a W-TALC bundle). Each video's
+    features are written as a per-video feature file into the project
+    (`features/imported/<name>.h5`, the file the training and scoring read), and a video whose
+    extent is unknown gets that of its features. Returns {"attached": [names], "missing":
+    [names without features in the set]}; UserError naming the file when the set cannot be
+    read."""
+    import numpy as np
+
+    from ..data.feature_files import FeatureFile, write_feature_file
+    from ..data.feature_sets import load_feature_set
+
+    fs = load_feature_set(path, annotations=annotations, default_spec=default_spec)
+    by_name = {v.name: v for v in fs.videos}
+    folder = project.folder / IMPORTED_FEATURES
+    folder.mkdir(parents=True, exist_ok=True)
+    attached, missing = [], []
+    for name in names:
+        video = by_name.get(name)
+        if video is None:
+            missing.append(name)
+            continue
+        feats = np.asarray(video.features(), dtype=np.float32)
+        seconds = float(fs.spec.snippet_to_seconds(feats.shape[0]))
+        out = folder / f"{name.replace('/', '_').replace(os.sep, '_')}.h5"
+        write_feature_file(out, FeatureFile(name, feats, fs.spec, duration_s=seconds))
+        project.bound_duration(name, seconds)
+        project.set_video_fields(name, feature_ref=str(out.relative_to(project.folder)))
+        attached.append(name)
+    return {"attached": attached, "missing": missing}
 
 
 def video_file_status(project: Project, video: int | str) -> str:

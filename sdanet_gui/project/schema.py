@@ -123,8 +123,15 @@ CREATE TABLE edit_log (
 );
 """
 
+# Version 2: when each class was created. A video reviewed before a class existed says nothing
+# about that class (fine-tuning masks it there, never treats it as absent); classes of an older
+# file keep NULL = "there from the start".
+_V2 = """
+ALTER TABLE classes ADD COLUMN created TEXT;    -- UTC ISO time the class was added, NULL: from the start
+"""
+
 # MIGRATIONS[i] upgrades version i -> i + 1 (version 0 = an empty file).
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Tables whose content is the user's review work (compared whole by the undo tests).

@@ -56,7 +56,9 @@ PROVISIONAL_FPS = 1000.0
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """UTC now, to the microsecond: a class created and a video reviewed one after the other
+    must stay in order (fine-tuning asks which came first; schema.py version 2)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 # --- records: plain snapshots of rows, never live objects --------------------------------------
@@ -408,10 +410,29 @@ class Project:
                                     path=self.folder) from None
                 if name not in known:
                     pos += 1
-                    c.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, pos))
+                    c.execute("INSERT INTO classes(name, position, created) VALUES (?, ?, ?)",
+                              (name, pos, now_iso()))
                     known.add(name)
             self._class_ids = None
         return self.classes()
+
+    def class_created(self) -> dict[str, str | None]:
+        """{class: UTC ISO time it was added}; None for a class there from the start (a project
+        older than the record)."""
+        return dict(self._query("SELECT name, created FROM classes ORDER BY position, id"))
+
+    def remove_unused_class(self, name: str) -> bool:
+        """Delete class `name` when no human or predicted segment uses it (the default lane of a
+        new project, once a model brings its own classes); True when it was deleted."""
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+            if row is None or c.execute(
+                    "SELECT 1 FROM segments WHERE class_id = ? UNION ALL "
+                    "SELECT 1 FROM predicted_segments WHERE class_id = ? LIMIT 1", (row[0], row[0])).fetchone():
+                return False
+            c.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            self._class_ids = None
+        return True
 
     def class_id(self, name: str) -> int:
         if self._class_ids is None:
@@ -542,6 +563,19 @@ class Project:
                 c.execute("UPDATE videos SET feature_ref = ? WHERE id = ?", (feature_ref, rec.id))
             if fingerprint is not None:
                 c.execute("UPDATE videos SET fingerprint = ? WHERE id = ?", (fingerprint, rec.id))
+
+    def bound_duration(self, video: int | str, duration: float) -> bool:
+        """Give a video known only from a file without times to its end (provisional clock, no
+        duration) the extent `duration` s, e.g. that of its features; never shortens what its
+        segments need. True when the extent was set."""
+        rec = self.video(video)
+        if rec.clock_kind != "provisional" or rec.frame_count is not None or not duration > 0:
+            return False
+        count = max(frames_to_cover(float(duration), PROVISIONAL_FPS), self._max_frame(rec.id))
+        with self.transaction() as c:
+            c.execute("UPDATE videos SET duration = ?, frame_count = ? WHERE id = ?",
+                      (float(count / PROVISIONAL_FPS), int(count), rec.id))
+        return True
 
     def locate_video(self, video: int | str, path: str | os.PathLike, *, fps: float,
                      frame_count: int, duration: float | None = None,

@@ -379,13 +379,74 @@ def official_score_order(p_lab: np.ndarray, p_score: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else by_class
 
 
-def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
-                  tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
-                  classes: Sequence[str] | None = None) -> DetectionResult:
-    """ActivityNet detection mAP of `preds` (video -> segments with scores, seconds) against
-    every video of `gt` (apply `gt.subset(name)` first). Ambiguous intervals and segments
-    labelled 'Ambiguous' are not ground truth. `classes` fixes the order of the per-class
-    columns; only classes with ground truth are evaluated and averaged."""
+@dataclass
+class DetectionMatches:
+    """The greedy matching of predictions to ground truth, before any AP is computed.
+
+    Predictions are in matching order (by class, then the official evaluator's score order,
+    `official_score_order`); `tp[k, p]` says whether prediction p is a true positive at tiou_thresholds[k].
+    Matching is decided within one (class, video) group, so it does not depend on which other
+    videos are evaluated: `average_precision(video_weights)` gives the AP of any multiset of the
+    videos (a video counted w times) from the same matching, which is what a bootstrap over
+    videos needs (sdanet/held_out.py)."""
+
+    tiou_thresholds: np.ndarray
+    classes: list[str]                 # evaluated classes (those with ground truth), in order
+    videos: list[str]                  # video index -> name (ground-truth videos first)
+    tp: np.ndarray                     # [K, P] bool
+    pred_class: np.ndarray             # [P] class index, sorted ascending
+    pred_video: np.ndarray             # [P] video index
+    gt_class: np.ndarray               # [G] class index
+    gt_video: np.ndarray               # [G] video index
+    predictions_outside_gt: int = 0
+
+    def average_precision(self, video_weights: np.ndarray | None = None) -> np.ndarray:
+        """AP [K, C] (C = len(classes)); `video_weights` [V] counts each video that many times
+        (None: once). A class whose weighted ground truth is 0 gets AP NaN; classes without
+        predictions but with ground truth get 0."""
+        k_n, n_c, n_v = len(self.tiou_thresholds), len(self.classes), len(self.videos)
+        w = np.ones(max(n_v, 1)) if video_weights is None else np.asarray(video_weights, np.float64)
+        return weighted_average_precision(self, w[None, :])[0] if k_n and n_c else np.zeros((k_n, n_c))
+
+
+def weighted_average_precision(matches: DetectionMatches, weights: np.ndarray) -> np.ndarray:
+    """AP [R, K, C] of `matches` for R video weightings at once (`weights` [R, V]).
+
+    Counting a prediction w times at one score is the same as w tied copies in a row: inside a
+    run of true positives the precision only grows and inside a run of false positives the
+    recall does not move, so the interpolated (all-points) area is that of the run's last point.
+    NaN where a weighting leaves a class without ground truth."""
+    weights = np.asarray(weights, dtype=np.float64)
+    r_n = weights.shape[0]
+    k_n, n_c = len(matches.tiou_thresholds), len(matches.classes)
+    ap = np.zeros((r_n, k_n, n_c))
+    npos = np.zeros((r_n, n_c))
+    for c in range(n_c):
+        npos[:, c] = weights[:, matches.gt_video[matches.gt_class == c]].sum(axis=1)
+    bounds = np.searchsorted(matches.pred_class, np.arange(n_c + 1))
+    for c in range(n_c):
+        a, b = bounds[c], bounds[c + 1]
+        if b == a:
+            continue
+        w = weights[:, matches.pred_video[a:b]]                       # [R, n]
+        tp = matches.tp[:, a:b].astype(np.float64)                    # [K, n]
+        tp_cum = np.cumsum(w[:, None, :] * tp[None], axis=2)          # [R, K, n]
+        all_cum = np.cumsum(w, axis=1)[:, None, :]                    # [R, 1, n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(all_cum > 0, tp_cum / np.maximum(all_cum, 1e-300), 0.0)
+            recall = tp_cum / np.maximum(npos[:, c, None, None], 1e-300)
+            # all-points interpolation: the best precision at this or any later point
+            envelope = np.maximum.accumulate(precision[..., ::-1], axis=2)[..., ::-1]
+            steps = np.diff(recall, axis=2, prepend=0.0)
+            ap[..., c] = (steps * envelope).sum(axis=2)
+    ap[np.broadcast_to((npos == 0)[:, None, :], ap.shape)] = np.nan
+    return ap
+
+
+def match_detections(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
+                     tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
+                     classes: Sequence[str] | None = None) -> DetectionMatches:
+    """The matching `detection_map` scores (same arguments; see DetectionMatches)."""
     tious = np.asarray(list(tiou_thresholds), dtype=np.float64)
     present = {s.label for v in gt.videos.values() for s in v.segments
                if s.label.lower() not in AMBIGUOUS_LABELS}
@@ -396,27 +457,42 @@ def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
     video_index: dict[str, int] = {}
     g_vid, g_lab, g_s, g_e = _gt_arrays(gt, class_index, video_index)
     p_vid, p_lab, p_s, p_e, p_score, outside = _pred_arrays(preds, class_index, video_index)
-    n_c, n_v = len(eval_classes), max(1, len(video_index))
+    n_v = max(1, len(video_index))
     p_order = official_score_order(p_lab, p_score)
     p_vid, p_lab, p_s, p_e = p_vid[p_order], p_lab[p_order], p_s[p_order], p_e[p_order]
     tp = match_predictions(p_lab * n_v + p_vid, p_s, p_e, g_lab * n_v + g_vid, g_s, g_e, tious)
+    names = [""] * len(video_index)
+    for name, i in video_index.items():
+        names[i] = name
+    return DetectionMatches(tious, eval_classes, names, tp, p_lab, p_vid, g_lab, g_vid, outside)
+
+
+def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
+                  tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
+                  classes: Sequence[str] | None = None) -> DetectionResult:
+    """ActivityNet detection mAP of `preds` (video -> segments with scores, seconds) against
+    every video of `gt` (apply `gt.subset(name)` first). Ambiguous intervals and segments
+    labelled 'Ambiguous' are not ground truth. `classes` fixes the order of the per-class
+    columns; only classes with ground truth are evaluated and averaged."""
+    m = match_detections(gt, preds, tiou_thresholds, classes)
+    tious, n_c = m.tiou_thresholds, len(m.classes)
+    npos = np.bincount(m.gt_class, minlength=n_c)
+    bounds = np.searchsorted(m.pred_class, np.arange(n_c + 1))
     ap = np.zeros((len(tious), n_c))
-    npos = np.bincount(g_lab, minlength=n_c)
-    bounds = np.searchsorted(p_lab, np.arange(n_c + 1))
     for c in range(n_c):
         a, b = bounds[c], bounds[c + 1]
         if b == a or npos[c] == 0:
             continue
         # counts are whole numbers, exact in float64: tp + fp at rank i is i (as the official's)
-        tp_cum = np.cumsum(tp[:, a:b], axis=1, dtype=np.int64).astype(np.float64)
+        tp_cum = np.cumsum(m.tp[:, a:b], axis=1, dtype=np.int64).astype(np.float64)
         fp_cum = np.arange(1, b - a + 1, dtype=np.float64) - tp_cum
         ap[:, c] = interpolated_ap_rows(tp_cum / (tp_cum + fp_cum), tp_cum / float(npos[c]))
-    m = ap.mean(axis=1) if n_c else np.zeros(len(tious))
+    mean = ap.mean(axis=1) if n_c else np.zeros(len(tious))
     return DetectionResult(
-        tiou_thresholds=tious, map=m, ap=ap, classes=eval_classes,
-        average_map=float(m.mean()) if len(m) else 0.0,
-        num_ground_truth={c: int(npos[i]) for i, c in enumerate(eval_classes)},
-        num_predictions=int(len(p_score)), predictions_outside_gt=int(outside))
+        tiou_thresholds=tious, map=mean, ap=ap, classes=m.classes,
+        average_map=float(mean.mean()) if len(mean) else 0.0,
+        num_ground_truth={c: int(npos[i]) for i, c in enumerate(m.classes)},
+        num_predictions=int(len(m.pred_class)), predictions_outside_gt=int(m.predictions_outside_gt))
 
 
 def classification_map(gt_labels: np.ndarray, scores: np.ndarray) -> float:

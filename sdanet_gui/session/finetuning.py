@@ -14,8 +14,15 @@ a version the same way (they used to drift: two manifest folders, two version na
   child (window closing).
 - `Finetuning.handle(msg)`: every message of the job, from the child (window) or from
   `run_job` in-process (command line). On "done" the new checkpoint is registered as a model
-  version (parent = the base version) and adopted by the session; "cancelled" and "failed"
-  change nothing. `events.finished(FinetuneOutcome)` tells the views.
+  version (parent = the base version; its metrics record its class list and held-out report)
+  and made active only when `adoption.decide` says so for the run's policy (default
+  "if-better": measurably better on fully reviewed held-out videos); otherwise the model in use
+  stays active and the outcome says why, and `use_anyway()` adopts it after the user has seen
+  the numbers. "cancelled" and "failed" change nothing. `events.finished(FinetuneOutcome)`
+  tells the views.
+- A cold start ("New model from this project", `sdanet train --project`) is the same run with
+  `FinetuneOptions(cold_start=True)`: no base; the model in use (if any) is "before".
+- `plan.material` (training_summary.py) says what the run trains on before it starts.
 
 Qt-free; touches the project only on the owner's thread (in `prepare` and `handle`).
 """
@@ -31,13 +38,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
+from ..jobs.finetune_job import REPLAY_AUTO
 from .events import Events
 
 if TYPE_CHECKING:
     from ..jobs.finetune_job import FinetuneRequest
     from ..project.manifest import Manifest
     from ..project.store import ModelVersion, Project
+    from ..sdanet.held_out import HeldOutReport
+    from .adoption import Decision
     from .review_session import ReviewSession
+    from .training_summary import TrainingSummary
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +70,11 @@ class FinetuneOptions:
     lr: float | None = None
     holdout: float = DEFAULT_HOLDOUT
     seed: int = 0
-    replay: str | None = None
+    replay: str | None = REPLAY_AUTO     # a feature set, REPLAY_AUTO, or None: no replay
     snippet_weight: float = 1.0
     device: str | None = None            # None: CUDA with mixed precision when present, else CPU
+    adopt: str = "if-better"             # adoption.POLICIES
+    cold_start: bool = False             # train a model of the project's own, from nothing
 
 
 @dataclass
@@ -126,14 +139,15 @@ def _new_file(folder: Path, stem: str, suffix: str) -> Path:
     return path
 
 
-def version_name(project: "Project", base: "ModelVersion | None") -> str:
-    """`<base> ft<n>`, the first n not taken in the project."""
-    stem = base.name if base is not None else "model"
+def version_name(project: "Project", base: "ModelVersion | None", cold_start: bool = False) -> str:
+    """`<base> ft<n>` (a cold start: `<project folder> model <n>`), the first n not taken."""
+    stem, sep = (project.folder.name, " model ") if cold_start else \
+        (base.name if base is not None else "model", " ft")
     names = {v.name for v in project.model_versions()}
     n = 1
-    while f"{stem} ft{n}" in names:
+    while f"{stem}{sep}{n}" in names:
         n += 1
-    return f"{stem} ft{n}"
+    return f"{stem}{sep}{n}"
 
 
 @dataclass
@@ -142,9 +156,12 @@ class FinetunePlan:
 
     request: "FinetuneRequest"
     manifest: "Manifest"
-    base: "ModelVersion | None"
+    base: "ModelVersion | None"          # the version it starts from (a cold start: None)
     version_name: str
     project: "Project"
+    options: FinetuneOptions = field(default_factory=FinetuneOptions)
+    material: "TrainingSummary | None" = None
+    current: "ModelVersion | None" = None  # the version active when it started (the comparison)
 
 
 # --- after the run ------------------------------------------------------------------------------
@@ -163,6 +180,11 @@ class RunSummary:
     held_out: list = field(default_factory=list)
     train_videos: list = field(default_factory=list)
     version_name: str = ""
+    report: "HeldOutReport | None" = None   # what the held-out figure rests on, its interval
+    classes: list = field(default_factory=list)
+    new_classes: list = field(default_factory=list)
+    base_test: dict | None = None           # the base's own test figure before / after (replay)
+    cold_start: bool = False
 
 
 def _ap(value):
@@ -185,13 +207,19 @@ def summarize(done: dict, evals: dict, started: dict | None, version_name: str =
     per_after = after.get("per_class") or (metrics.get("per_class") or {}).get("after") or {}
     classes = list(dict.fromkeys(list(per_before) + list(per_after)))
     per_class = {c: (_ap(per_before.get(c)), _ap(per_after.get(c))) for c in classes}
+    from ..sdanet.held_out import HeldOutReport
+
+    report = metrics.get("held_out_report")
     return RunSummary(
         before=_ap(before.get("average_mAP")), after=_ap(after.get("average_mAP")), per_class=per_class,
         device=str(metrics.get("device") or started.get("device") or ""),
         steps_done=metrics.get("steps_done", metrics.get("steps")), steps=started.get("steps"),
         stopped=bool(done.get("stopped")), held_out=list(metrics.get("held_out") or started.get("held_out") or []),
         train_videos=list(metrics.get("train_videos") or started.get("train_videos") or []),
-        version_name=version_name)
+        version_name=version_name, report=HeldOutReport.from_dict(report) if isinstance(report, dict) else None,
+        classes=list(metrics.get("classes") or started.get("classes") or []),
+        new_classes=list(metrics.get("new_classes") or started.get("new_classes") or []),
+        base_test=metrics.get("base_test"), cold_start=bool(metrics.get("cold_start")))
 
 
 FAILURE_WORDS = {"nan": "the loss became NaN", "oom": "out of memory", "disk": "cannot write",
@@ -206,11 +234,15 @@ class FinetuneOutcome:
     kind: str
     message: str
     final: dict
-    base: "ModelVersion | None" = None
+    base: "ModelVersion | None" = None      # the version active when the run started
     new_version: "ModelVersion | None" = None
     summary: RunSummary | None = None
     details: str = ""
+    decision: "Decision | None" = None      # adopted or not, and why (done only)
 
+    @property
+    def adopted(self) -> bool:
+        return self.decision is not None and self.decision.adopt
 
 # --- the run, in the session --------------------------------------------------------------------
 
@@ -260,36 +292,59 @@ class Finetuning:
         """Freeze the manifest, choose the files and the version name, build the request.
         UserError (naming the file or the project) when it cannot run."""
         from ..jobs.finetune_job import FinetuneRequest
-        from ..project.manifest import freeze_manifest
+        from .adoption import POLICIES
+        from .training_summary import summarize_material
 
+        if options.adopt not in POLICIES:
+            raise UserError(f"unknown --adopt policy '{options.adopt}' (choose {', '.join(POLICIES)})")
         self.timing["start"] = time.monotonic()
         project = self.session.project
-        base, base_ckpt = self.base(checkpoint)
+        if project is None:
+            raise UserError("open a project first: a model learns from its reviewed videos")
+        current = project.active_model_version()
+        if options.cold_start:
+            base, base_ckpt = None, None
+            compare = project.model_checkpoint(current) if current is not None else None
+            compare = compare if compare is not None and compare.is_file() else None
+        else:
+            base, base_ckpt = self.base(checkpoint)
+            compare = None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        what = "train a model" if options.cold_start else "fine-tune"
         try:
             project.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-            out = Path(out) if out else _new_file(project.checkpoints_dir, f"finetune-{stamp}", ".pt")
+            out = Path(out) if out else _new_file(project.checkpoints_dir,
+                                                  f"{'model' if options.cold_start else 'finetune'}-{stamp}", ".pt")
             if out.is_dir():
                 raise UserError(f"{out}: is a folder; give a checkpoint file name such as "
                                 f"{out / 'model.pt'}", path=out)
-            manifest = freeze_manifest(project, options.video_ids, trust_imported=trust_imported)
+            manifest = self.freeze(options.video_ids, trust_imported=trust_imported)
             if not manifest.videos:
-                raise UserError(f"{project.folder}: nothing to fine-tune on: no video has reviewed spans "
+                raise UserError(f"{project.folder}: nothing to {what} on: no video has reviewed spans "
                                 f"or confirmed, edited or added segments{empty_hint}", path=project.folder)
             manifest_path = manifest.write(project.cache_dir / MANIFESTS_FOLDER / f"{out.stem}.json")
         except OSError as exc:
             raise UserError(f"{project.folder}: cannot write the training files "
                             f"({exc.strerror or exc})", path=project.folder) from exc
         request = FinetuneRequest(
-            manifest=str(manifest_path), base_checkpoint=str(base_ckpt), out_checkpoint=str(out),
-            steps=int(options.steps), lr=options.lr, seed=int(options.seed),
+            manifest=str(manifest_path), base_checkpoint=str(base_ckpt) if base_ckpt else None,
+            out_checkpoint=str(out), steps=int(options.steps), lr=options.lr, seed=int(options.seed),
             holdout=float(options.holdout), snippet_weight=float(options.snippet_weight),
-            replay=options.replay, device=options.device, threads=threads)
-        self.plan = FinetunePlan(request, manifest, base, version_name(project, base), project)
+            replay=options.replay or None, device=options.device, threads=threads,
+            compare_checkpoint=str(compare) if compare else None)
+        self.plan = FinetunePlan(request, manifest, base, version_name(project, base, options.cold_start),
+                                 project, options, summarize_material(manifest), current)
         self.started, self.evals, self.last_final, self.outcome, self.new_version = None, {}, None, None, None
         self._closing = False
-        log.info("fine-tuning prepared: %s", request)
+        log.info("%s prepared: %s", what, request)
         return self.plan
+
+    def freeze(self, video_ids=None, *, trust_imported: bool = False) -> "Manifest":
+        """The frozen training manifest of `video_ids` (None: every video with reviewed
+        material) of the session's project (the start dialog's summary reads it too)."""
+        from ..project.manifest import freeze_manifest
+
+        return freeze_manifest(self.session.project, video_ids, trust_imported=trust_imported)
 
     def start(self, options: FinetuneOptions) -> FinetunePlan:
         """Prepare and run in the fine-tuning child (see the module docstring)."""
@@ -346,50 +401,74 @@ class Finetuning:
             self.events.finished.emit(self.outcome)
 
     def _ended(self, msg: dict) -> FinetuneOutcome:
+        from .adoption import decide
+
         plan = self.plan
-        base = plan.base if plan is not None else None
+        base = (plan.current or plan.base) if plan is not None else None
+        stays_name = base.name if base is not None else "the previous model"
+        what = "training" if plan is not None and plan.options.cold_start else "fine-tuning"
         kind = msg["type"]
         if kind == "cancelled":
-            name = base.name if base is not None else "the previous model"
-            return FinetuneOutcome("cancelled", f"fine-tuning cancelled: nothing was saved; '{name}' "
+            return FinetuneOutcome("cancelled", f"{what} cancelled: nothing was saved; '{stays_name}' "
                                                 f"stays active", msg, base)
         if kind == "failed":
-            return FinetuneOutcome("failed", str(msg.get("message") or "fine-tuning failed; the "
+            return FinetuneOutcome("failed", str(msg.get("message") or f"{what} failed; the "
                                                  "previous model stays active"),
                                    msg, base, details=msg.get("details") or "")
         project = plan.project
         if project.closed:
-            return FinetuneOutcome("unregistered", f"fine-tuning finished, but the project was closed: "
+            return FinetuneOutcome("unregistered", f"{what} finished, but the project was closed: "
                                                    f"the checkpoint is at {msg.get('checkpoint')}", msg, base)
         try:
+            current = project.active_model_version()
+            if current is not None:   # pinned: "the newest" must not make the new one active
+                project.set_active_model_version(current.id)
             mv = project.add_model_version(plan.version_name, checkpoint=msg["checkpoint"],
                                            metrics=msg.get("metrics") or {},
-                                           parent_id=base.id if base is not None else None)
+                                           parent_id=plan.base.id if plan.base is not None else None)
         except UserError as exc:
-            return FinetuneOutcome("unregistered", f"fine-tuning finished, but the new version could "
+            return FinetuneOutcome("unregistered", f"{what} finished, but the new version could "
                                                    f"not be registered: {exc}", msg, base)
         self.new_version = mv
         summary = summarize(msg, self.evals, self.started, version_name=mv.name)
+        decision = decide(summary.report, plan.options.adopt,
+                          current=base.name if base is not None else "the current model")
         how = "stopped early" if summary.stopped else "finished"
-        outcome = FinetuneOutcome("done", f"fine-tuning {how}: model version '{mv.name}' is active",
-                                  msg, base, mv, summary)
-        if self.session.project is project:
+        if decision.adopt:
+            message = f"'{mv.name}' is active: {decision.reason}"
+        else:
+            message = f"'{mv.name}' is under Model > Versions, not active; {decision.reason}"
+        outcome = FinetuneOutcome("done", f"{what} {how}: {message}", msg, base, mv, summary,
+                                  decision=decision)
+        if decision.adopt and self.session.project is project:
             try:
                 self.session.adopt(mv)   # active; re-scored in the background in the window
             except UserError as exc:
-                outcome.message = f"fine-tuning {how}, but '{mv.name}' is not active: {exc}"
+                outcome.message = f"{what} {how}, but '{mv.name}' is not active: {exc}"
         return outcome
+
+    def use_anyway(self) -> None:
+        """The user saw the numbers and wants the last run's version active all the same."""
+        outcome = self.outcome
+        if outcome is None or outcome.new_version is None or not self._switch_to(outcome.new_version):
+            return
+        if outcome.decision is not None:
+            outcome.decision.adopt = True
+        self.session.events.status.emit(f"'{outcome.new_version.name}' is active (used anyway)", 10000)
 
     def rollback(self) -> None:
         """The base version of the last run is active again; the new one stays listed."""
         outcome = self.outcome
-        if outcome is None or outcome.base is None or self.plan is None:
+        if outcome is None or outcome.base is None or not self._switch_to(outcome.base):
             return
-        project = self.plan.project
-        if project.closed or self.session.project is not project:
-            return
-        self.session.adopt(outcome.base)
         new = outcome.new_version
         self.session.events.status.emit(
             f"'{outcome.base.name}' is active again"
             + (f"; '{new.name}' stays under Model > Versions" if new is not None else ""), 10000)
+
+    def _switch_to(self, mv) -> bool:
+        """Make `mv` active while the last run's project is still the session's; True if done."""
+        if self.plan is None or self.plan.project.closed or self.session.project is not self.plan.project:
+            return False
+        self.session.adopt(mv)
+        return True

@@ -23,8 +23,15 @@ Events (plain callbacks, events.Event):
                                     after a version switch)
   postprocess_defaults(params)      the checkpoint's post-processing, for a panel to show until
                                     the user changes it
+  scoring_started(names)            a scoring run began for these videos
   scoring_progress(done, total)
   scoring_finished()                a scoring run ended (its results were all handled)
+  features_needed()                 an opened video has no features while a model version with a
+                                    checkpoint is active: the owner extracts them (without
+                                    asking), then calls `score_missing()`
+  model_lacks_classes(names)        the checkpoint just loaded does not know these classes the
+                                    project's reviewed segments use (fine-tuning grows them in;
+                                    a model of the project's own is the other way)
   status(text, timeout_ms)          one line for a status bar
   problem(title, message)           a failure the user must see (a dialog in the window)
 The fine-tuning run has its own events (`finetune.events`, finetuning.py).
@@ -65,9 +72,10 @@ class ReviewSession:
         session that never starts a scoring run (the command line: adopting a version does not
         re-score; cached scores are still used)."""
         self.post = post
-        self.events = Events("project_closing", "project_changed", "videos_changed", "versions_changed", "predictions_changed",
-                             "postprocess_defaults", "scoring_progress", "scoring_finished", "status",
-                             "problem")
+        self.events = Events("project_closing", "project_changed", "videos_changed", "versions_changed",
+                             "predictions_changed", "postprocess_defaults", "scoring_started",
+                             "scoring_progress", "scoring_finished", "features_needed",
+                             "model_lacks_classes", "status", "problem")
         self.project: Project | None = None
         self.active: ModelVersion | None = None     # the version whose scores are held
         self.previous: ModelVersion | None = None   # the version active before it
@@ -85,6 +93,7 @@ class ReviewSession:
         self._queued_adopt = None         # a version to adopt once the cancelled run has ended
         self._runs_open = 0               # started runs whose end has not been handled yet
         self._checkpoint_postprocess = None  # the active checkpoint's PostProcessing, once seen
+        self._classes_to_check = None     # (version id, classes used) after load_checkpoint
 
     # --- the project --------------------------------------------------------------------------
     def set_project(self, project: "Project | None", *, load_scores: bool = True) -> None:
@@ -228,7 +237,8 @@ class ReviewSession:
         mv = project.add_model_version(checkpoint.stem, checkpoint=checkpoint)
         self._make_active(mv, None)  # its scores are cached: reopening the demo needs no network
         self.score(checkpoint, features, model_version=mv)
-        self.events.status.emit(f"Demo project in {folder}: scoring {len(videos)} videos…", 0)
+        self.events.status.emit(f"Demo project in {folder}: scoring {len(videos)} videos with the demo "
+                                f"model (4 made-up classes of generated shapes, not for real videos)…", 0)
         return videos
 
     # --- videos, annotations, features ---------------------------------------------------------
@@ -250,6 +260,7 @@ class ReviewSession:
                                     duration=clock.duration).id
         self.events.videos_changed.emit()
         self._apply_scores(project.video(vid).name)
+        self._score_new(project.video(vid))
         return vid
 
     @staticmethod
@@ -294,6 +305,7 @@ class ReviewSession:
             added += new
         if names:
             self.events.videos_changed.emit()
+            self.score_missing()
         return names, added, problems
 
     def locate_video(self, video_id: int, probe):
@@ -360,7 +372,49 @@ class ReviewSession:
         self.scoring_runs += 1
         self._runs_open += 1
         self._scoring.start(checkpoint, features)
+        self.events.scoring_started.emit(sorted(features))
         return True
+
+    def usable_checkpoint(self) -> Path | None:
+        """The active version's checkpoint file when it exists (what can score new videos)."""
+        if self.project is None or self.active is None:
+            return None
+        checkpoint = self.project.model_checkpoint(self.active)
+        return checkpoint if checkpoint is not None and checkpoint.is_file() else None
+
+    def score_missing(self) -> bool:
+        """Score, with the active version, the videos that have features but no scores of it
+        yet (new videos, or videos whose features just arrived), in the background without
+        asking. False when there is nothing to score, no usable checkpoint, or a run is going
+        on (its end does not pick them up: call again)."""
+        checkpoint = self.usable_checkpoint()
+        if checkpoint is None or not self._scoring_enabled or self.scoring_busy():
+            return False
+        missing = {name: path for name, path in self.project.feature_files().items()
+                   if name not in self._applied}
+        if not missing:
+            return False
+        had = set(self._applied)
+        missing = self._load_cached_scores(self.active, missing)
+        for name in sorted(self._applied - had):
+            self.events.predictions_changed.emit(name)
+        if not missing:
+            return False
+        self.events.status.emit(f"Scoring {len(missing)} new video(s) with '{self.active.name}'…", 0)
+        return self.score(checkpoint, missing, model_version=self.active)
+
+    def _score_new(self, rec) -> None:
+        """A video was opened: with a usable active version it gets scores without asking, after
+        its features are extracted when it has none (the owner does that: `features_needed`)."""
+        if self.usable_checkpoint() is None or rec.name in self._applied:
+            return
+        if self.scoring_pending() and rec.name in self._score_features:
+            return   # its scores are on their way (e.g. the demo: scored before it was opened)
+        features = self.project.feature_file(rec)
+        if features is None or not features.is_file():
+            self.events.features_needed.emit()
+        else:
+            self.score_missing()
 
     def load_checkpoint(self, path) -> "ModelVersion":
         """A new model version for the checkpoint file, made active; the project's videos with
@@ -368,9 +422,21 @@ class ReviewSession:
         project = self.ensure_project(default_class=False)
         if not project.feature_files():
             raise UserError(f"{project.folder}: {NO_FEATURES_TEXT}", path=project.folder)
+        used = {s.label for s in project.segments()}   # before the model's classes join
         mv = project.add_model_version(Path(path).stem, checkpoint=path)
+        self._classes_to_check = (mv.id, used)
         self.adopt(mv)
         return mv
+
+    def _check_classes(self, result: "VideoResult") -> None:
+        """After a checkpoint was loaded, its first scores tell its classes: say
+        (`model_lacks_classes`) which classes of the project's segments it does not know."""
+        pending, self._classes_to_check = self._classes_to_check, None
+        if pending is None or self.active is None or pending[0] != self.active.id:
+            return
+        lacking = [c for c in self.project.classes() if c in pending[1] and c not in set(result.classes)]
+        if lacking:
+            self.events.model_lacks_classes.emit(lacking)
 
     def adopt(self, mv: "ModelVersion") -> None:
         """Make `mv` active: its predictions are shown (human segments are never touched). The
@@ -456,7 +522,7 @@ class ReviewSession:
             if params is not None and self.saved_postprocess() is None:
                 self._postprocess_defaults(params)  # the checkpoint's, until changed
             if not self.project.predicted_segments(rec.id, mv.id):  # never stored: from the scores
-                self.project.add_classes(cached.classes)
+                self._add_model_classes(cached.classes)
                 self._store_predictions(rec, self._localized(result, params or PostProcessing()),
                                         mv, replace=True)
             self._applied.add(name)
@@ -470,6 +536,8 @@ class ReviewSession:
         if result.params is not None and self.saved_postprocess() is None:
             self._postprocess_defaults(result.params)  # the checkpoint's, until changed
         self._apply_scores(result.name)
+        if self._classes_to_check is not None:
+            self._check_classes(result)
 
     def _apply_scores(self, name: str) -> None:
         """Store the predictions of a scored video once it is registered."""
@@ -479,7 +547,7 @@ class ReviewSession:
         if rec is None or name in self._applied:
             return
         self._applied.add(name)
-        project.add_classes(result.classes)
+        self._add_model_classes(result.classes)
         if self.active is None:  # scored without a version: a new one, made active
             mv = project.add_model_version(result.model_name, checkpoint=result.checkpoint)
             self._make_active(mv, project.active_model_version())
@@ -490,6 +558,15 @@ class ReviewSession:
             self._cache_scores(result, feature)
         self._store_predictions(rec, self._localized(result), self.active, replace=True)
         self.events.predictions_changed.emit(name)
+
+    def _add_model_classes(self, classes) -> None:
+        """A model's classes join the project's. The one lane a new project got to draw in
+        (DEFAULT_CLASS) goes when nothing uses it, so it neither stays as a stray lane nor shifts
+        the model's classes to other colours."""
+        project = self.project
+        if DEFAULT_CLASS not in classes and project.classes() == [DEFAULT_CLASS]:
+            project.remove_unused_class(DEFAULT_CLASS)
+        project.add_classes(classes)
 
     def _cache_scores(self, result: "VideoResult", feature_path) -> None:
         from ..project.score_cache import CachedScores, ScoreCache

@@ -11,6 +11,8 @@ scored, views only show it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 # Two predictions of the same class are "the same segment, changed" when their temporal IoU
@@ -138,7 +140,61 @@ def summarize_change(project, previous, new, videos: Sequence[str], scored) -> C
     return summary
 
 
+# --- naming --------------------------------------------------------------------------------------
+
+DEMO_NOTE = "the bundled demo model: 4 made-up classes of generated shapes, not for real videos"
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def is_demo_checkpoint(path) -> bool:
+    """True when `path` holds the bundled demo checkpoint (same bytes, wherever it was copied)."""
+    from ..bundled import model_files
+
+    if path is None or not Path(path).is_file():
+        return False
+    demo = Path(str(model_files() / "demo.pt"))
+    return Path(path).stat().st_size == demo.stat().st_size and _digest(Path(path)) == _digest(demo)
+
+
+def version_label(project, mv) -> str:
+    """A model version's name as offered to the user: the demo model says it is one."""
+    if mv is None:
+        return "no model"
+    if is_demo_checkpoint(project.model_checkpoint(mv)):
+        return f"{mv.name} ({DEMO_NOTE})"
+    return mv.name
+
+
 # --- metrics ----------------------------------------------------------------------------------
+
+def held_out_text(mv) -> str:
+    """What a trained version's held-out figure rests on, for the Versions list: "4 videos, 17
+    segments, +3.1 (+0.4 to +5.9)"; "" when it recorded none."""
+    metrics = mv.metrics if isinstance(mv.metrics, dict) else {}
+    report = metrics.get("held_out_report")
+    if not isinstance(report, dict) or not report.get("videos"):
+        return ""
+    text = f"{report['videos']} videos, {report.get('segments', 0)} segments"
+    interval = report.get("interval")
+    if report.get("before") is not None and report.get("after") is not None and interval:
+        text += (f", {100 * (report['after'] - report['before']):+.1f} "
+                 f"({100 * interval[0]:+.1f} to {100 * interval[1]:+.1f})")
+    return text
+
 
 def finetune_map(mv) -> tuple[float | None, float | None]:
     """(before, after) held-out average mAP of a fine-tuned version; (None, None) otherwise.

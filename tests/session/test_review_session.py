@@ -157,7 +157,7 @@ def test_post_processing_relocalizes_one_video_from_its_cached_scores(session, c
     assert session.set_postprocess(params, "not scored") is None
 
 
-def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_the_result(calls, checkpoint, tmp_path):
+def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_only_when_told(calls, checkpoint, tmp_path):
     from sdanet_gui.jobs.finetune_job import run_job
     from sdanet_gui.project.commands import AddSegment, SetReviewState
     from sdanet_gui.session.finetuning import FinetuneOptions
@@ -189,9 +189,17 @@ def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_the_resu
     assert outcome.kind == "done", outcome.message
     assert out.is_file() and outcome.new_version.name == "demo ft1"
     assert outcome.new_version.parent_id == base.id
+    # three reviewed videos: one held out, too little to tell -> registered, not made active
+    assert not outcome.adopted and "too little held out to tell" in outcome.message
+    assert "on 1 held-out video" in outcome.decision.reason and "'demo' stays active" in outcome.message
+    assert project.active_model_version().id == base.id
+    assert outcome.new_version.metrics["classes"] == ann["class_list"]
+    assert outcome.summary.steps_done == 2 and outcome.summary.train_videos
+    assert outcome.summary.report.videos == 1 and outcome.summary.report.segments > 0
+    # the user saw the numbers and uses it anyway; then goes back
+    run.use_anyway()
     assert project.active_model_version().id == outcome.new_version.id == session.active.id
     assert session.previous.id == base.id
-    assert outcome.summary.steps_done == 2 and outcome.summary.train_videos
     run.rollback()
     assert project.active_model_version().id == base.id
     assert run.prepare(FinetuneOptions(steps=2)).version_name == "demo ft2"
@@ -201,3 +209,41 @@ def test_finetuning_names_its_files_and_version_in_one_place_and_adopts_the_resu
 class _Never:
     def is_set(self) -> bool:
         return False
+
+
+def test_the_demo_scenario_confirm_one_video_then_fine_tune_leaves_the_model_in_use(calls, checkpoint, tmp_path):
+    """Issue 14's first finding: predictions of one video accepted in bulk (Shift+Enter), that
+    video reviewed part of the way, Fine-tune. The run is self-training and has nothing fully
+    reviewed to hold out: it is said before it starts, and afterwards the model in use stays."""
+    from sdanet_gui.jobs.finetune_job import run_job
+    from sdanet_gui.project.commands import ConfirmRange, SetReviewState
+    from sdanet_gui.session.finetuning import FinetuneOptions
+
+    session = ReviewSession(calls, scoring=False)
+    project = Project.create(tmp_path / "demo")
+    session.set_project(project)
+    attach_demo(session)
+    ann = json.loads((DEMO / "annotations.json").read_text())
+    project.add_classes(ann["class_list"])
+    base = project.add_model_version("demo", checkpoint=checkpoint)
+    project.set_active_model_version(base.id)
+    rows = [(a["label"], *project.seconds_to_frames("demo_1", *a["segment"]), 0.8)
+            for a in ann["database"]["demo_1"]["annotations"]]
+    project.add_predictions(base.id, "demo_1", rows)
+    video = project.video("demo_1")
+    half = project.frame_limit(video.id) // 2
+    ConfirmRange(video.id, 0, half, model_version_id=base.id).apply(project)   # what was in view
+    SetReviewState(video.id, "partial", half).apply(project)
+    run = session.finetune
+    plan = run.prepare(FinetuneOptions(steps=2))
+    assert plan.material.self_training and "self-training" in plan.material.warning()
+    assert plan.material.fully_reviewed == 0
+    finished = []
+    run.events.finished.connect(finished.append)
+    run_job(plan.request, run.handle, _Never(), _Never())
+    (outcome,) = finished
+    assert outcome.kind == "done" and not outcome.adopted, outcome.message
+    assert "nothing was held out to measure it on" in outcome.message
+    assert project.active_model_version().id == base.id
+    assert outcome.summary.held_out == [] and outcome.summary.report.videos == 0
+    session.close()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
+from sdanet_gui.ui.review.timeline import NO_SCORES_TEXT
 
 LONG = "video_features__v_GGSY1Qvo990.mp4"   # 18.2 s, 28 tiny snippets: long enough to cancel in
 SHORT = "mmaction2__demo.mp4"                # 10 s, 15 tiny snippets
@@ -99,7 +100,43 @@ def test_load_checkpoint_offers_extraction_writes_features_and_scores(
     qtbot.waitUntil(lambda: "clip" in window.session.scored_videos(), timeout=60000)
     assert window.session.result("clip").cas.shape == (t, 5)
     assert project.predicted_segments(vid)
-    assert not window.review.timeline.no_scores_label.isVisible()
+    # the curves are there at once (no reopening), in the model's lanes: the default lane the new
+    # project drew in went (no stray `action` lane shifting the colours), and they reach the end
+    # of the video although its last part is shorter than a snippet
+    timeline = window.review.timeline
+    assert not timeline.no_scores_label.isVisible()
+    assert project.classes() == timeline.classes == ["Flash", "Slide", "Grow", "Spin"]
+    times, curves, _ = timeline._scores
+    assert curves.shape[1] == 4 and np.ptp(curves, axis=0).max() > 0   # real curves in the lanes
+    assert t * TinyExtractor.spec.snippet_seconds < duration and times[-1] == pytest.approx(duration)
+
+
+def test_a_video_added_to_a_project_with_a_model_is_scored_without_asking(
+        qtbot, window, checkpoint, shared_data, tmp_path, monkeypatch):
+    first = copy_video(shared_data, SHORT, tmp_path, "first.mp4")
+    project = open_videos(qtbot, window, [first])
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(checkpoint), ""))
+    window.menus.load_checkpoint.trigger()
+    click_button(qtbot, message_box(window, "extractOffer"), "Extract and score")
+    qtbot.waitUntil(lambda: "first" in window.session.scored_videos(), timeout=90000)
+    model = window.session.active.name
+    seen = []   # what the score area says while the new video's scores are on their way
+    label = window.review.timeline.no_scores_label
+    window.extraction.progress.connect(lambda *a: seen.append(label.toPlainText()))
+
+    second = copy_video(shared_data, SHORT, tmp_path, "second.mp4")
+    window.open_paths([second])     # dropped on the window: no question, extraction starts
+    qtbot.waitUntil(lambda: window.extraction.busy() or "second" in window.session.scored_videos(),
+                    timeout=20000)
+    assert window.findChild(QMessageBox, "extractOffer") is None or \
+        not window.findChild(QMessageBox, "extractOffer").isVisible()
+    qtbot.waitUntil(lambda: "second" in window.session.scored_videos(), timeout=90000)
+    assert any(text.startswith("Extracting features") and model in text for text in seen), seen
+    assert NO_SCORES_TEXT not in seen      # never "load a checkpoint" while its scores are coming
+    qtbot.waitUntil(lambda: window.current_video_id == project.video("second").id, timeout=20000)
+    assert project.predicted_segments("second", window.session.active.id)
+    assert not label.isVisible() and window.review.timeline._scores is not None
 
 
 def test_cancel_stops_extraction_without_half_written_files_and_window_stays_usable(

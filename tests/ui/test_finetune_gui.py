@@ -132,7 +132,10 @@ def error_box(window) -> QMessageBox:
     return boxes[0]
 
 
-def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
+def test_stop_keeps_the_weights_as_a_new_version_that_is_used_only_when_the_user_says_so(qtbot, ft_window):
+    """The demo scenario: three reviewed videos, so one can be held out: too little to tell.
+    The run is registered but the model in use stays, the result dialog says why, and "Use
+    anyway" makes it active after the user has seen the numbers; Model > Versions goes back."""
     window = ft_window
     base = base_version(window)
     base_hash = sha256(window.project.model_checkpoint(base))
@@ -162,28 +165,37 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     versions = project.model_versions()
     assert [v.id for v in versions] == [base.id, control.run.new_version.id]
     new = versions[-1]
-    assert new.parent_id == base.id
-    assert project.active_model_version().id == new.id
+    assert new.parent_id == base.id and new.metrics["classes"] == ["Flash", "Slide", "Grow", "Spin"]
+    assert project.active_model_version().id == base.id          # never worse by surprise
     assert Path(project.model_checkpoint(new)).is_file()
-    assert Path(control.run.request.out_checkpoint).is_file()
     assert sha256(project.model_checkpoint(base)) == base_hash
 
     result = control.result_dialog
     assert result is not None and result.isVisible()
     assert result.summary.stopped and result.summary.steps_done < 100_000
     assert "Held-out average mAP" in result.findChild(QLabel, "resultHeadline").text()
-    assert result.table.rowCount() >= 1
-    assert not dock.running and "active model" in dock.status.text()
+    verdict = result.findChild(QLabel, "resultDecision").text()
+    assert "not</b> in use" in verdict and "too little held out to tell" in verdict
+    trust = result.findChild(QLabel, "resultTrust").text()
+    assert "on 1 held-out video" in trust and "interval" in trust
+    assert result.table.rowCount() >= 1 and result.rollback_button is None
+    assert not dock.running and "not in use" in dock.status.text()
     qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
-    # the window re-scores the videos with the new version in the background (session.adopt)
+    # "Use anyway": active now, the window re-scores the videos with it in the background
+    qtbot.mouseClick(result.use_anyway_button, Qt.MouseButton.LeftButton)
+    assert project.active_model_version().id == new.id
     qtbot.waitUntil(lambda: all(project.predicted_segments(v, new.id) for v in DEMO_VIDEOS),
                     timeout=CHILD_TIMEOUT_MS)
-    # and the result dialog offers the way back: the base version is active again, nothing deleted
-    # (at once, or as soon as the re-scoring run's last message has arrived)
-    qtbot.mouseClick(result.rollback_button, Qt.MouseButton.LeftButton)
+    # and Model > Versions offers the way back: the base version is active again, nothing deleted
+    dialog = window.versions_dialog()
+    item = dialog.item_of(base.id)
+    assert "bundled demo model" in item.text(dialog.NAME)         # labelled as a demo
+    dialog.tree.setCurrentItem(item)
+    qtbot.mouseClick(dialog.make_active_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: project.active_model_version().id == base.id, timeout=CHILD_TIMEOUT_MS)
     assert [v.id for v in project.model_versions()] == [base.id, new.id]
+    dialog.close()
 
 
 def test_cancel_discards_the_run(qtbot, ft_window):
@@ -285,14 +297,21 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
 
     window = ft_window
     dialog = window.finetune()
-    first = dialog.videos.topLevelItem(0)
-    second = dialog.videos.topLevelItem(1)
-    for item in (first, second):  # one video with segments left: nothing to hold out
+    # what it trains on, per class, before it starts; and why it will not decide anything
+    material = dialog.material_label.text()
+    assert "It trains on" in material and "Flash:" in material and "drawn or edited" in material
+    assert "reviewed background" in material and "Only 1 fully reviewed video(s) can be held out" in material
+    assert not dialog.warning.isVisible()                # segments drawn by hand: no self-training
+    first, second, third = (dialog.videos.topLevelItem(i) for i in range(3))
+    for item in (first, second):  # one video with segments left: it can train, nothing held out
         item.setCheckState(0, Qt.CheckState.Unchecked)
-    assert not dialog.ok_button.isEnabled()
-    assert "at least 2 videos" in dialog.problem.text()
+    assert dialog.ok_button.isEnabled()
     assert dialog.counts.text().startswith("1 of 4 videos chosen: 8 human segments")
+    assert "Only 0 fully reviewed video(s) can be held out" in dialog.material_label.text()
+    third.setCheckState(0, Qt.CheckState.Unchecked)
+    assert not dialog.ok_button.isEnabled() and "at least one video" in dialog.problem.text()
     first.setCheckState(0, Qt.CheckState.Checked)
+    third.setCheckState(0, Qt.CheckState.Checked)
     assert dialog.ok_button.isEnabled()
 
     qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
@@ -314,3 +333,71 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
     # the replay set is a per-user setting ("finetune_replay"), offered by the next dialog
     user_settings.update(finetune_replay=str(replay))
     assert window.finetune().replay.text() == str(replay)
+
+
+def test_a_model_of_the_projects_own_from_the_model_menu(qtbot, ft_window):
+    """Model > New model from this project…: the same dialog, for a cold start (no base, a cold
+    start's steps), measured against the model in use; too little held out -> not in use."""
+    window = ft_window
+    base = base_version(window)
+    window.menus.new_model.trigger()
+    control = window.finetune_flow
+    dialog = control.dialog
+    assert dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    assert dialog.windowTitle() == "New model from this project" and dialog.steps.value() == 400
+    assert any("bundled demo model" in label.text() for label in dialog.findChildren(QLabel))
+    assert not dialog.replay_on.isVisible() and dialog.options().replay is None
+    qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
+    dialog.steps.setValue(3)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "done", control.run.last_final
+    new = control.run.new_version
+    assert new.name == "proj model 1" and new.parent_id is None and new.metrics["cold_start"] is True
+    assert window.project.active_model_version().id == base.id
+    result = control.result_dialog
+    assert result.windowTitle() == "Training result" and result.use_anyway_button is not None
+    assert result.summary.report.before is not None          # measured against the demo model
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
+    result.close()
+
+
+def test_accepted_predictions_alone_are_warned_about_before_the_run(qtbot, window, tmp_path):
+    from sdanet_gui.project.commands import AcceptPredictions
+    from sdanet_gui.project.store import Project
+
+    folder = make_demo_project(tmp_path / "proj")
+    with Project.open(folder) as p:     # every human segment becomes an accepted prediction
+        mv = p.model_versions()[0]
+        for name in DEMO_VIDEOS:
+            rows = [(s.label, s.start_frame, s.end_frame, 0.9) for s in p.segments(name)]
+            with p.transaction() as c:
+                c.execute("DELETE FROM segments WHERE video_id = ?", (p.video(name).id,))
+            p.add_predictions(mv.id, name, rows)
+            AcceptPredictions([s.id for s in p.predicted_segments(name, mv.id)]).apply(p)
+    window.opening.open_project(folder)
+    dialog = window.finetune()
+    assert dialog.warning.isVisible() and "self-training" in dialog.warning.text()
+    assert "accepted predictions" in dialog.material_label.text()
+    dialog.reject()
+
+
+def test_a_checkpoint_without_the_projects_classes_suggests_the_two_ways(qtbot, ft_window, monkeypatch):
+    from sdanet_gui.bundled import model_files
+    from sdanet_gui.project.commands import AddSegment
+
+    window = ft_window
+    project = window.project
+    project.add_classes(["Wave"])
+    AddSegment(project.video("demo_1").id, "Wave", 10, 40).apply(project)
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(Path(str(model_files() / "demo.pt"))), ""))
+    window.menus.load_checkpoint.trigger()
+    qtbot.waitUntil(lambda: window.finetune_flow.suggestion is not None, timeout=CHILD_TIMEOUT_MS)
+    box = window.finetune_flow.suggestion
+    assert box.objectName() == "modelLacksClasses" and box.isVisible() and "Wave" in box.text()
+    button = next(b for b in box.buttons() if b.text().startswith("New model from this project"))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = window.finetune_flow.dialog
+    assert dialog is not None and dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    dialog.reject()

@@ -66,7 +66,8 @@ def test_model_scores_are_drawn_on_a_fixed_0_1_axis_and_are_visible(qtbot, timel
     spec = FeatureSpec(fps=25.0, snippet_frames=16, stride_frames=16)
     timeline.set_model_scores(spec, cas, att, ["jump", "run", "throw"])
     values = timeline.score_curves.values
-    assert values.shape == (300, 4)  # 3 classes + attention
+    assert values.shape == (301, 4)  # 3 classes + attention; 300 snippets, the last held to the end
+    np.testing.assert_array_equal(values[-1], values[-2])
     assert values.min() >= 0.0 and values.max() <= 1.0 and values[:, :3].max() > 0.8
     assert timeline.score_plot.vb.viewRange()[1] == pytest.approx([0.0, 1.04])
     assert [line.value() for line in timeline.threshold_lines] == [0.5]  # same 0..1 scale

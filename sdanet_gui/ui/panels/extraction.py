@@ -89,6 +89,7 @@ class FeatureExtraction(QObject):
         self.errors: list[str] = []
         self._project = None
         self._then = None
+        self._again = False      # a video arrived while a run was going: extract once more after it
 
     def busy(self) -> bool:
         return self.run.busy()
@@ -170,6 +171,9 @@ class FeatureExtraction(QObject):
         if (then is not None and not cancelled and self.done_ids and self._project is self.session.project
                 and not self._project.closed):
             then()  # also after some videos failed: the others are scored
+        again, self._again = self._again, False
+        if again and not cancelled:
+            self.extract_for_active_model()
 
     # --- the questions -----------------------------------------------------------------------------
     def offer(self, checkpoint) -> bool:
@@ -208,6 +212,20 @@ class FeatureExtraction(QObject):
             self.session.load_checkpoint(checkpoint)
         except UserError as exc:
             show_error(self.parent_widget, "No features to score", str(exc))
+
+    def extract_for_active_model(self) -> bool:
+        """Without asking: the videos without features get those the active model version needs,
+        then its scores (`session.score_missing`). While a run is going, once more after it.
+        False when there is nothing to do (no usable model, every video has features)."""
+        if self.busy():
+            self._again = True
+            return False
+        project = self.session.project
+        checkpoint = self.session.usable_checkpoint()
+        missing = videos_without_features(project) if project is not None else []
+        if checkpoint is None or not missing:
+            return False
+        return self.start(missing, checkpoint=checkpoint, then=self.session.score_missing)
 
     def extract_missing(self) -> None:
         """Model > Extract features…: extract for the videos without features, with the extractor

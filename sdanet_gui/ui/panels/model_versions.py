@@ -2,11 +2,13 @@
 rollback (or roll-forward).
 
 Why: after fine-tuning (or loading another checkpoint) the user must see whether the new model is
-better and be able to go back in one click. The dialog lists name, created, parent, held-out
-average mAP before -> after (from the fine-tune metrics when present) and checkpoint (a missing
-file is shown as such), marks the active and the previous version, and shows what the last
-switch changed (`session.change_summary`, session/versions.py). "Make active" is
-`session.adopt`. It never writes predictions or human segments and never runs the model.
+better and be able to go back in one click. The dialog lists name (the bundled demo model says it
+is one), created, parent, held-out average mAP before -> after (from the fine-tune metrics when
+present; what it rests on in the tooltip) and checkpoint (a missing file is shown as such),
+marks the active and the previous version, and shows what the last switch changed
+(`session.change_summary`, session/versions.py). "Make active" is `session.adopt`: a version a
+run did not adopt can be chosen here too. It never writes predictions or human segments and
+never runs the model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QPlainTextEdit,
                                QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout)
 
-from ...session.versions import finetune_map_text
+from ...session.versions import finetune_map_text, held_out_text, version_label
 from ..relay import observe
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -91,10 +93,16 @@ class ModelVersionsDialog(QDialog):
             ckpt_text = "—" if ckpt is None else (str(ckpt) if ckpt.is_file() else f"{ckpt} (missing)")
             state = ("● active" if active is not None and mv.id == active.id
                      else "previous" if previous is not None and mv.id == previous.id else "")
-            item = QTreeWidgetItem([state, mv.name, _local_time(mv.created),
+            item = QTreeWidgetItem([state, version_label(project, mv), _local_time(mv.created),
                                     names.get(mv.parent_id, "—" if mv.parent_id is None else f"#{mv.parent_id}"),
                                     finetune_map_text(mv), ckpt_text])
             item.setData(0, ID_ROLE, mv.id)
+            rests_on = held_out_text(mv)
+            if rests_on:
+                item.setToolTip(self.MAP, f"Held out: {rests_on} (change and 95 % interval, points)")
+            classes = mv.metrics.get("classes") if isinstance(mv.metrics, dict) else None
+            if classes:
+                item.setToolTip(self.NAME, f"Classes: {', '.join(classes)}")
             if ckpt is not None and not ckpt.is_file():
                 item.setForeground(self.CHECKPOINT, Qt.GlobalColor.gray)
                 item.setToolTip(self.CHECKPOINT, "The checkpoint file is missing: videos without "

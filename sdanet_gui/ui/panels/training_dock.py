@@ -142,8 +142,10 @@ class TrainingDock(QWidget):
         train, held = msg.get("train_videos") or [], msg.get("held_out") or []
         replay = int(msg.get("replay_videos") or 0)
         extra = f" + {replay} replay" if replay else ""
-        self.status.setText(f"Training on {len(train)} videos{extra}; {len(held)} held out to measure. "
-                            "Measuring the current model first…")
+        new = msg.get("new_classes") or []
+        learns = f"; learns the new class(es) {', '.join(new)}" if new else ""
+        self.status.setText(f"Training on {len(train)} videos{extra}; {len(held)} held out to measure"
+                            f"{learns}. Measuring the current model first…")
 
     def on_eval(self, msg: dict) -> None:
         label = self.before_label if msg.get("phase") == "before" else self.after_label

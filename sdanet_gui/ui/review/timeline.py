@@ -282,12 +282,24 @@ class TimelineWidget(pg.GraphicsLayoutWidget):
                     aligned[:, row] = curves[:, column[name]]
             curves = aligned
         times = spec.snippet_to_seconds(np.arange(curves.shape[0]))
+        if len(times) and self.duration > times[-1]:
+            # each snippet's scores hold over its span; the last ones until the video's end (a
+            # tail shorter than a snippet has no snippet of its own)
+            times = np.append(times, self.duration)
+            curves = np.vstack([curves, curves[-1:]])
+            attention = np.append(attention, attention[-1])
         self.set_scores(times, curves, attention)
         if not len(self._thresholds):
             self.set_thresholds(DEFAULT_THRESHOLD)
 
+    def set_no_scores_text(self, text: str | None = None) -> None:
+        """What the score area says while it has no curves (None: the hint to load a model)."""
+        self.no_scores_label.setText(text or NO_SCORES_TEXT)
+        self._place_no_scores_label()
+
     def clear_scores(self) -> None:
         self._scores = None
+        self.no_scores_label.setText(NO_SCORES_TEXT)
         self.heat_plot.hide()
         self.heat_plot.setXLink(None)
         self._rebuild_curves()

@@ -138,6 +138,21 @@ class MainWindow(QMainWindow):
             lambda params: self.postprocess is not None and self.postprocess.set_params(params))
         events.status.connect(self.status)
         events.problem.connect(lambda title, message: show_error(self, title, message))
+        # new videos get scores without asking (features first); the timeline says what happens
+        events.features_needed.connect(self.extraction.extract_for_active_model)
+        events.scoring_started.connect(lambda names: self._scores_on_the_way(names, "Scoring with"))
+        self.extraction.progress.connect(
+            lambda i, n, name, done, total: self._scores_on_the_way(
+                [name], f"Extracting features ({100 * done // max(total, 1)} %) to score with"))
+        events.model_lacks_classes.connect(self.finetune_flow.suggest_new_model)
+
+    def _scores_on_the_way(self, names, doing: str) -> None:
+        """The shown video has no scores yet but they are coming: say so where the curves go."""
+        if self.review is None or self.current_video_id is None or self.session.active is None:
+            return
+        shown = self.project.video(self.current_video_id).name
+        if shown in names and self.session.result(shown) is None:
+            self.review.timeline.set_no_scores_text(f"{doing} '{self.session.active.name}'…")
 
     def ensure_review(self):
         if self.review is None:
@@ -197,12 +212,12 @@ class MainWindow(QMainWindow):
             return
         shown = project.video(self.current_video_id).name
         if name is None or name == shown:
+            self.review.editor.refresh()   # first: a model's classes become lanes the curves go into
             result = self.session.result(shown)
             if result is not None:
                 self.review.show_model_result(result)   # score curves + review queue ranking
             elif name is None:
                 self.review.timeline.clear_scores()
-            self.review.editor.refresh()
 
     def _sync_editor_versions(self) -> None:
         if self.review is None:
@@ -390,6 +405,10 @@ class MainWindow(QMainWindow):
     def finetune(self):
         """Model > Fine-tune…: the start dialog (returned), then training in the background."""
         return self.finetune_flow.open_dialog()
+
+    def new_model(self):
+        """Model > New model from this project…: the start dialog of a cold start (returned)."""
+        return self.finetune_flow.open_new_model_dialog()
 
     def about(self) -> None:
         show_about(self)

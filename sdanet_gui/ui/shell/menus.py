@@ -80,6 +80,10 @@ class Menus:
         self.finetune = self._add(self.model, "&Fine-tune…", w.finetune)
         self.finetune.setObjectName("actionFinetune")
         self.finetune.setToolTip("Train the active model further on your corrections, in the background")
+        self.new_model = self._add(self.model, "&New model from this project…", w.new_model)
+        self.new_model.setObjectName("actionNewModel")
+        self.new_model.setToolTip("Train a model of this project's own from its reviewed videos "
+                                  "(for classes no checkpoint knows)")
         self.toolbar = w.addToolBar("Main")
         self.toolbar.setObjectName("mainToolBar")
         self.toolbar.addAction(self.finetune)
