@@ -156,7 +156,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for version in range(current, SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[version]):
+            for statement in statements(MIGRATIONS[version]):
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -166,7 +166,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return current
 
 
-def _statements(script: str):
+def statements(script: str):
     """Split a DDL script into statements (our DDL has no ';' inside strings or triggers)."""
     buf = []
     for line in script.splitlines():

@@ -165,7 +165,7 @@ def test_a_version_1_file_is_upgraded_in_place_and_its_classes_count_as_there_fr
     folder = tmp_path / "old"
     folder.mkdir()
     conn = sqlite3.connect(folder / "project.sqlite")
-    for statement in schema._statements(schema.MIGRATIONS[0]):
+    for statement in schema.statements(schema.MIGRATIONS[0]):
         conn.execute(statement)
     conn.execute("INSERT INTO classes(name, position) VALUES ('Diving', 0)")
     conn.execute("PRAGMA user_version = 1")

@@ -106,7 +106,7 @@ def test_load_checkpoint_offers_extraction_writes_features_and_scores(
     timeline = window.review.timeline
     assert not timeline.no_scores_label.isVisible()
     assert project.classes() == timeline.classes == ["Flash", "Slide", "Grow", "Spin"]
-    times, curves, _ = timeline._scores
+    times, curves, _ = timeline.scores
     assert curves.shape[1] == 4 and np.ptp(curves, axis=0).max() > 0   # real curves in the lanes
     assert t * TinyExtractor.spec.snippet_seconds < duration and times[-1] == pytest.approx(duration)
 

@@ -45,11 +45,11 @@ def test_empty_untitled_projects_can_be_cleaned_up_and_nothing_else(qtbot, new_w
     mine = Project.create(root / "My project")               # not the program's: never touched
     mine.close()
     window = launch_with(qtbot, new_window, demo_video)
-    box = window.clean_up_projects()
+    box = window.opening.clean_up_projects()
     assert box is not None and "Remove 2 untitled project(s)" in box.text()
     box.button(QMessageBox.StandardButton.Yes).click()
     names = sorted(p.name for p in root.iterdir())
     assert "Untitled 2026-01-01 000001" not in names and "Untitled 2026-01-01 000002" not in names
     assert "Untitled 2026-01-01 000003" in names and "My project" in names
     assert window.project.folder.name in names               # the open one, of course
-    assert window.clean_up_projects() is None                 # nothing left to clean
+    assert window.opening.clean_up_projects() is None                 # nothing left to clean

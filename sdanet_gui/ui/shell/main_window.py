@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QM
 
 from ...errors import UserError
 from ...session.review_session import ReviewSession
-from ..panels.dialogs import show_about, show_error
+from ..panels.dialogs import show_error
 from ..relay import UiPost
 from .layout_memory import DockMemory
 from .menus import Menus
@@ -328,30 +328,6 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def clean_up_projects(self):
-        """File > Clean up empty projects…: the question listing them (returned for tests)."""
-        from PySide6.QtWidgets import QMessageBox
-
-        empty = self.session.empty_untitled_projects()
-        if not empty:
-            self.status("No empty untitled projects to clean up")
-            return None
-        names = "\n".join(f.name for f in empty[:15]) + ("\n…" if len(empty) > 15 else "")
-        box = QMessageBox(QMessageBox.Icon.Question, "Clean up empty projects",
-                          f"Remove {len(empty)} untitled project(s) that hold no video, segment or "
-                          f"model?\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("cleanUpProjects")
-
-        def answered(button):
-            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                removed = self.session.remove_empty_projects(empty)
-                self.status(f"Removed {len(removed)} empty project(s)")
-
-        box.buttonClicked.connect(answered)
-        box.finished.connect(box.deleteLater)
-        box.open()
-        return box
-
     def shortcut_settings_dialog(self):
         """Edit > Keyboard shortcuts…: saved keys apply to the review at once (returned for tests)."""
         from ..panels.shortcut_settings import ShortcutSettingsDialog
@@ -387,9 +363,6 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             show_error(self, "No features to score", str(exc))
 
-    def extract_features(self) -> None:
-        self.extraction.extract_missing()
-
     def versions_dialog(self):
         """Model > Versions…: the non-modal versions dialog (returned for tests); None without a project."""
         from ..panels.model_versions import ModelVersionsDialog
@@ -405,13 +378,6 @@ class MainWindow(QMainWindow):
     def finetune(self):
         """Model > Fine-tune…: the start dialog (returned), then training in the background."""
         return self.finetune_flow.open_dialog()
-
-    def new_model(self):
-        """Model > New model from this project…: the start dialog of a cold start (returned)."""
-        return self.finetune_flow.open_new_model_dialog()
-
-    def about(self) -> None:
-        show_about(self)
 
     def keys_help(self) -> None:
         from ..review.keymap import show_help

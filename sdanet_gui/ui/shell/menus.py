@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
 
+from ..panels.dialogs import show_about
+
 
 class Menus:
     def __init__(self, window):
@@ -32,7 +34,8 @@ class Menus:
         self.file.addMenu(self.recent)
         self.export = self._add(self.file, "&Export…", w.export_dialog, "Ctrl+E")
         self.file.addSeparator()
-        self.clean_up = self._add(self.file, "&Clean up empty projects…", w.clean_up_projects)
+        self.clean_up = self._add(self.file, "&Clean up empty projects…",
+                                  lambda: w.opening.clean_up_projects())
         self.clean_up.setToolTip("Remove the untitled projects that hold no video (made by opening "
                                  "videos that then failed, for example)")
         self.file.addSeparator()
@@ -74,13 +77,14 @@ class Menus:
 
         # Model
         self.load_checkpoint = self._add(self.model, "&Load checkpoint…", w.load_checkpoint_dialog)
-        self.extract = self._add(self.model, "&Extract features…", w.extract_features)
+        self.extract = self._add(self.model, "&Extract features…", lambda: w.extraction.extract_missing())
         self.versions = self._add(self.model, "&Versions…", w.versions_dialog)
         self.versions.setToolTip("Model versions with their metrics; make one active (rollback)")
         self.finetune = self._add(self.model, "&Fine-tune…", w.finetune)
         self.finetune.setObjectName("actionFinetune")
         self.finetune.setToolTip("Train the active model further on your corrections, in the background")
-        self.new_model = self._add(self.model, "&New model from this project…", w.new_model)
+        self.new_model = self._add(self.model, "&New model from this project…",
+                                   lambda: w.finetune_flow.open_new_model_dialog())
         self.new_model.setObjectName("actionNewModel")
         self.new_model.setToolTip("Train a model of this project's own from its reviewed videos "
                                   "(for classes no checkpoint knows)")
@@ -89,7 +93,7 @@ class Menus:
         self.toolbar.addAction(self.finetune)
 
         # Help
-        self.about = self._add(self.help, "&About SDANet Review", w.about)
+        self.about = self._add(self.help, "&About SDANet Review", lambda: show_about(w))
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
         self.keys = self._add(self.help, "&Keyboard shortcuts", w.keys_help)
 

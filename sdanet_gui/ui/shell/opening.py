@@ -127,6 +127,30 @@ class OpeningFlow:
         if folder:
             self.open_paths([folder])
 
+    def clean_up_projects(self):
+        """File > Clean up empty projects…: the question listing them (returned for tests)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        empty = self.session.empty_untitled_projects()
+        if not empty:
+            self.status("No empty untitled projects to clean up")
+            return None
+        names = "\n".join(f.name for f in empty[:15]) + ("\n…" if len(empty) > 15 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Clean up empty projects",
+                          f"Remove {len(empty)} untitled project(s) that hold no video, segment or "
+                          f"model?\n\n{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.parent)
+        box.setObjectName("cleanUpProjects")
+
+        def answered(button):
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                removed = self.session.remove_empty_projects(empty)
+                self.status(f"Removed {len(removed)} empty project(s)")
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(box.deleteLater)
+        box.open()
+        return box
+
     # --- the worker's reports (UI thread) --------------------------------------------------------
     def _open_videos(self, paths, show) -> None:
         self._show_next.add(Path(show))
