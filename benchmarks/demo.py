@@ -5,7 +5,7 @@ creates the demo project, opens the bundled videos, scores them with the bundled
 the worker thread, and stops the clock when the shown video has its predicted segments and
 score curves. Budget (issue "review window"): under 10 s.
 
-    python benchmarks/demo.py [--screenshot docs/screenshot-demo.png]
+    python benchmarks/demo.py [--screenshot docs/screenshot-demo.png] [--size 1280x800]
 """
 
 from __future__ import annotations
@@ -23,27 +23,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screenshot", default=None)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--size", default="1440x900", help="window size WxH (e.g. 1280x800, 1920x1080)")
     args = ap.parse_args()
     os.environ["SDANET_GUI_HOME"] = tempfile.mkdtemp(prefix="sdanet-demo-")
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from sdanet_gui.ui.event_loop import process_until
-    from sdanet_gui.ui.main_window import MainWindow
+    from event_loop import process_until
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
     window = MainWindow()
-    window.resize(1440, 900)
+    window.resize(*(int(v) for v in args.size.split("x")))
     window.show()
-    window.open_demo()
+    window.opening.open_demo()
 
     def ready() -> bool:
         vid = window.current_video_id
-        if vid is None or window.project is None or not window.scores:
+        if vid is None or window.project is None or not window.session.scored_videos():
             return False
         name = next((v.name for v in window.project.videos() if v.id == vid), None)
-        return name in getattr(window, "_applied", set()) and bool(window.project.predicted_segments(vid))
+        return name in window.session.scored_videos() and bool(window.project.predicted_segments(vid))
 
     shown = time.perf_counter() - T0 if process_until(app, ready, args.timeout, poll=0.005) else None
     if shown is None:

@@ -6,7 +6,7 @@ reviewed, and the bundled demo checkpoint as the active model version: the same 
 tests/ui/test_finetune_gui.py.
 
 In-app: the real MainWindow (offscreen), the Fine-tune action triggered, the start dialog's
-steps set and its OK button clicked; the run goes through `FinetuneRunner` (QThread) and the
+steps set and its OK button clicked; the run goes through `jobs.finetune_runner.FinetuneRunner` (a relay thread) and the
 child process (`finetune_job.start_job`, spawn) exactly as for a user. Measured:
   - throughput: the trainer's snippets/s (snippets trained / training seconds, evaluation
     excluded) from the last progress message;
@@ -40,7 +40,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sdanet_gui.ui.event_loop import GapProbe, process_until
+from event_loop import GapProbe, process_until
 
 # The material is the GUI test's (tests/ui/test_finetune_gui.py): the bundled demo videos with
 # their features, every demo segment added by a human, each video reviewed, the demo checkpoint
@@ -83,8 +83,8 @@ def run_in_app(app, window, steps: int) -> tuple[dict, object]:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    window.action_finetune.trigger()
-    control = window._finetune
+    window.menus.finetune.trigger()
+    control, run = window.finetune_flow, window.session.finetune
     dialog = control.dialog
     if dialog is None:
         raise SystemExit("the Fine-tune action opened no dialog (see the status bar / error dialog)")
@@ -93,23 +93,22 @@ def run_in_app(app, window, steps: int) -> tuple[dict, object]:
     meter.start()
     clicked = time.monotonic()
     QTest.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    if not pump(app, lambda: control.last_final is not None, 1800, busy):
+    if not pump(app, lambda: run.last_final is not None, 1800, busy):
         raise SystemExit("in-app fine-tuning did not finish within 30 minutes")
     final_at = time.monotonic()
     pump(app, lambda: False, 0.5, busy)  # what the "done" handling costs (dialog, re-scoring)
     meter.stop()
-    final = control.last_final
+    final = run.last_final
     if final.get("type") != "done":
         raise SystemExit(f"in-app fine-tuning ended with {final}")
     progress = control.dock.last_progress  # the last step's (flushed before "eval after")
     if control.result_dialog is not None:
         control.result_dialog.close()
-    process_until(app, lambda: not control.busy(), timeout=30)
+    process_until(app, lambda: not run.busy(), timeout=30)
     # the window re-scores the videos with the new version (in this process): let it finish so
     # that it does not compete with the next measurement
-    scoring = getattr(window, "_scoring", None)
-    process_until(app, lambda: scoring is None or not scoring.busy(), timeout=300)
-    t = control.timing
+    process_until(app, lambda: not window.session.scoring_busy(), timeout=300)
+    t = run.timing
     training, _ = meter.longest(t["first_progress"], t["final"])
     overall, when_o = meter.longest()
     cpu_training = max((c for w, c in busy if t["first_progress"] <= w <= t["final"]), default=float("nan"))
@@ -126,11 +125,11 @@ def run_in_app(app, window, steps: int) -> tuple[dict, object]:
         "click_to_first_progress_s": t["first_progress"] - clicked,
         "click_to_done_s": final_at - clicked,
         "steps": progress.get("step"),
-    }, control.request
+    }, run.request
 
 
 def run_headless(request) -> dict:
-    from sdanet_gui.project.finetune_job import run_job
+    from sdanet_gui.jobs.finetune_job import run_job
 
     messages = []
     t0 = time.monotonic()
@@ -159,13 +158,13 @@ def main(argv=None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow()
     window.resize(1280, 820)
     window.show()
-    window.open_project(make_demo_project(tmp / "proj"))
+    window.opening.open_project(make_demo_project(tmp / "proj"))
     in_app, headless = [], []
     idle = idle_stall(app, args.idle_seconds)
     print(f"idle window (no training), {args.idle_seconds:.0f} s: longest UI stall {idle:.1f} ms "

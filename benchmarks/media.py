@@ -1,6 +1,6 @@
 """Media benchmarks: scrubbing, random seek, sequential decode, memory, extraction speed.
 
-    python benchmarks/media.py [--quick] [--seconds 30] [--seeks 1000] [--only scrub seek seq memory extract]
+    python benchmarks/media.py [--quick] [--seconds 30] [--seeks 1000] [--only scrub proxy seek seq memory extract]
 
 Runs on the sample videos (../shared/data/videos) and on two 1080p H.264 videos with a 2-second
 keyframe interval that it generates with PyAV (libx264 when the bundled FFmpeg has it; the codec
@@ -13,6 +13,13 @@ the bitrate of 1080p web video; see make_1080p). Targets (DESIGN.md):
           The server is told the player's display size (--display, default 640x360 = the player's
           FrameView size hint), as the player does: larger videos are served at that size;
           --display full serves full-size frames (no display size, the old behaviour)
+  proxy   the scrubbing proxy (media/proxy.py) of each video larger than 640x360: made as the app
+          makes it (a low-priority child process), at least 4x faster than real time on 2 cores
+          (wall clock; the child's CPU time is printed too, since other work on a shared machine
+          slows a low-priority process most), its bytes on disk; then "jump" and "drag" as in
+          scrub with the proxy answering misses (p95 < 50 ms to the first frame, proxy or full),
+          and after the jumps, single jumps to a frame not in the cache, at rest, timed until the
+          FULL frame arrives
   seek    random seek-to-RGB-frame p95 <= 1.2x the physical limit measured in the same run:
           a bare PyAV seek to the preceding keyframe + decode to the frame + RGB conversion
   seq     sequential decode fps >= 0.9x raw decord (vr.next() in a loop)
@@ -116,35 +123,48 @@ def drag_targets(n: int, fps: float, frame_count: int, start: int, rng: random.R
         yield int(round(pos))
 
 
-def bench_scrub(path: Path, n: int, think_s: float = 0.03, display=None, pattern: str = "jump") -> dict:
+def bench_scrub(path: Path, n: int, think_s: float = 0.03, display=None, pattern: str = "jump",
+                proxy_dir: Path | None = None, rests: int = 0) -> dict:
     """pattern "jump": each request anywhere within 2 s of the last shown frame, `think_s` apart
-    (a jittery hand; the hardest reading of "scrubbing"). "drag": drag_targets, 1/60 s apart."""
+    (a jittery hand; the hardest reading of "scrubbing"). "drag": drag_targets, 1/60 s apart.
+    The latency of a request is until the first frame for it arrives (with `proxy_dir`, usually
+    a proxy frame; the proxy is built or found first). Then `rests` times: a jump to a frame the
+    cache does not hold (within 2 s when there is one) and no further request, timed until the
+    FULL frame arrives (the playhead at rest)."""
     from sdanet_gui.media.frame_server import FrameServer
+    from sdanet_gui.media.proxy_file import is_proxy
     from sdanet_gui.media.reader import open_video
 
-    got = {}
+    got, full = {}, {}
     ready = threading.Condition()
 
     def on_frame(i, frame):
         with ready:
-            got[i] = time.perf_counter()
+            got.setdefault(i, time.perf_counter())
+            if not is_proxy(frame):
+                full[i] = time.perf_counter()
             ready.notify_all()
 
-    lat, hits = [], 0
+    lat, hits, rest_full, rest_first = [], 0, [], []
     rng = random.Random(1)
-    with open_video(path) as reader, FrameServer(reader, on_frame, display_size=display) as server:
+    with open_video(path) as reader, FrameServer(reader, on_frame, display_size=display,
+                                                 proxy_dir=proxy_dir) as server:
+        if server.proxy is not None:
+            server.proxy.wait_settled(600)
         window = max(1, int(round(2.0 * reader.average_fps)))
         shown = reader.frame_count // 2
         server.request(shown)
         with ready:
-            ready.wait_for(lambda: shown in got, 30)
+            ready.wait_for(lambda: shown in full, 30)
         drag = drag_targets(n, reader.average_fps, reader.frame_count, shown, rng) \
             if pattern == "drag" else None
+        proxies = server.proxy.served if server.proxy is not None else 0
         for _ in range(n):
             time.sleep(think_s if drag is None else 1 / 60)
             target = next(drag) if drag is not None else \
                 min(max(shown + rng.randint(-window, window), 0), reader.frame_count - 1)
             got.pop(target, None)
+            full.pop(target, None)
             t0 = time.perf_counter()
             if server.show(target) is not None:     # the player's call: cached -> shown at once
                 lat.append(time.perf_counter() - t0)
@@ -154,10 +174,64 @@ def bench_scrub(path: Path, n: int, think_s: float = 0.03, display=None, pattern
                     ready.wait_for(lambda: target in got, 30)
                 lat.append(got[target] - t0)
             shown = target
+        proxies = (server.proxy.served if server.proxy is not None else 0) - proxies
+        for _ in range(rests):
+            time.sleep(0.3)
+            near = range(max(0, shown - window), min(reader.frame_count, shown + window + 1))
+            missing = [j for j in near if server.cached(j) is None] or \
+                [j for j in range(reader.frame_count) if server.cached(j) is None]
+            if not missing:                         # the whole video is cached: nothing to time
+                break
+            target = rng.choice(missing)            # one the cache does not hold: a real decode
+            got.pop(target, None)
+            full.pop(target, None)
+            t0 = time.perf_counter()
+            if server.show(target) is None:
+                with ready:
+                    ready.wait_for(lambda: target in full, 30)
+                rest_first.append(got[target] - t0)
+                rest_full.append(full[target] - t0)
+            else:
+                rest_first.append(time.perf_counter() - t0)
+                rest_full.append(rest_first[-1])
+            shown = target
         backend = reader.backend
         size = server.display_size or (reader.width, reader.height)
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "hit": hits / n, "backend": backend,
-            "size": f"{size[0]}x{size[1]}", "max": pct(lat, 100)}
+        proxy = {"state": server.proxy_state, "bytes": server.proxy_bytes,
+                 "build_s": server.proxy.build_s if server.proxy is not None else None}
+    out = {"p50": pct(lat, 50), "p95": pct(lat, 95), "hit": hits / n, "backend": backend,
+           "size": f"{size[0]}x{size[1]}", "max": pct(lat, 100), "proxy": proxy,
+           "proxy_share": proxies / n}
+    if rest_full:
+        out.update(rest_p50=pct(rest_full, 50), rest_p95=pct(rest_full, 95),
+                   rest_first_p95=pct(rest_first, 95))
+    return out
+
+
+def bench_proxy_build(path: Path, folder: Path) -> dict:
+    """Build `path`'s proxy in `folder` (removed first) as the app does: wall time, the child's
+    CPU time (all its threads), bytes, and how much faster than real time both are."""
+    import json
+
+    from sdanet_gui.media.probe import probe_video
+    from sdanet_gui.media.proxy import ProxyService, folder_bytes
+
+    shutil.rmtree(folder, ignore_errors=True)
+    info = probe_video(path)
+    service = ProxyService(info, folder, lambda i, f: None)
+    try:
+        service.wait_settled(600)
+        meta = service.proxy.meta if service.proxy is not None else {}
+        state, nbytes, wall = service.state, service.nbytes, service.build_s
+    finally:
+        service.close()
+    duration = info.clock.duration
+    cpu = meta.get("build_cpu_s") or float("nan")
+    return {"state": state, "wall": wall, "rt": duration / wall if wall else float("nan"),
+            "cpu": cpu, "rt_cpu2": duration / (cpu / 2), "bytes": nbytes,
+            "gib_per_h": nbytes / duration * 3600 / 1024 ** 3, "folder": folder_bytes(folder),
+            "size": f"{meta.get('width')}x{meta.get('height')}", "duration": duration,
+            "meta": json.dumps({k: meta.get(k) for k in ("encoder", "frames_missing")})}
 
 
 # --- random seek vs the physical limit ------------------------------------------------------------
@@ -311,7 +385,7 @@ def bench_extract(path: Path, extractor_name: str, weights=None) -> dict:
     return {"src_fps": n_src / wall, "resampled_fps": duration * 25 / wall, "wall": wall, "load": load}
 
 
-SECTIONS = ("scrub", "seek", "seq", "memory", "extract")
+SECTIONS = ("scrub", "proxy", "seek", "seq", "memory", "extract")
 
 
 def main(argv=None) -> int:
@@ -352,6 +426,8 @@ def main(argv=None) -> int:
 def _run_sections(only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp: Path, displays=(None,)) -> None:
     import torch
 
+    from sdanet_gui.media.proxy import folder_bytes
+
     hd = tmp / "bench_1080p_gop2s.mp4"
     hd_typical = tmp / "bench_1080p_gop2s_typical.mp4"
     if set(only) - {"extract"}:
@@ -382,6 +458,37 @@ def _run_sections(only, quick, seconds, n_seek_mem, n_scrub, n_seek, tmp: Path, 
                 print(f"  {p.name:40s} [{r['backend']:6s}] {r['size']:>9s} p50 {r['p50']:7.1f} ms  "
                       f"p95 {r['p95']:7.1f} ms  max {r['max']:7.1f} ms  cache hits {r['hit'] * 100:4.0f}%  "
                       f"{flag}  (load {os.getloadavg()[0]:.1f})")
+
+    if "proxy" in only:
+        print("\n== scrubbing with the proxy (a 640x360 short-GOP copy made in a low-priority child "
+              "process; targets: jump p95 < 50 ms, made >= 4x faster than real time on 2 cores)")
+        folder = tmp / "proxies"
+        for p in videos:
+            b = bench_proxy_build(p, folder / p.stem)
+            if b["state"] != "ready":
+                print(f"  {p.name:40s} no proxy: {b['state']}")
+                continue
+            flag = "OK" if b["rt"] >= 4 else "MISS"
+            print(f"  {p.name:40s} proxy {b['size']}: made in {b['wall']:.2f} s = {b['rt']:.1f}x real "
+                  f"time {flag}; child CPU {b['cpu']:.2f} s = {b['rt_cpu2']:.1f}x real time on 2 cores; "
+                  f"{b['bytes']} bytes on disk = {b['gib_per_h']:.2f} GiB per hour of video "
+                  f"(load {os.getloadavg()[0]:.1f})")
+            for display in displays:
+                box = "full size" if display is None else f"display {display[0]}x{display[1]}"
+                for pattern in ("jump", "drag"):
+                    r = bench_scrub(p, n_scrub if pattern == "jump" else 2 * n_scrub, display=display,
+                                    pattern=pattern, proxy_dir=folder / p.stem,
+                                    rests=0 if pattern == "drag" else (10 if quick else 30))
+                    flag = "OK" if r["p95"] < 50 else "MISS"
+                    line = (f"    {box}, {pattern:4s}: first frame p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
+                            f"max {r['max']:6.1f} ms {flag}; cache hits {r['hit'] * 100:3.0f}%, "
+                            f"proxy frames {r['proxy_share'] * 100:3.0f}%")
+                    if "rest_p95" in r:
+                        line += (f"; a miss at rest: first frame p95 {r['rest_first_p95']:5.1f} ms, "
+                                 f"full frame p50 {r['rest_p50']:6.1f} ms p95 {r['rest_p95']:6.1f} ms")
+                    print(f"{line}  (load {os.getloadavg()[0]:.1f})")
+        total = sum(folder_bytes(d) for d in folder.iterdir()) if folder.is_dir() else 0
+        print(f"  disk use of all proxies made: {total} bytes")
 
     if "seek" in only:
         print("\n== random seek to RGB frame vs bare PyAV keyframe+decode (target p95 ratio <= 1.2)")

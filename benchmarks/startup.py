@@ -21,7 +21,7 @@ import time
 
 PROBE = r"""
 import sys, time
-from sdanet_gui.ui import main_window as mw
+from sdanet_gui.ui.shell import main_window as mw
 _orig = mw.MainWindow.paintEvent if hasattr(mw.MainWindow, "paintEvent") else None
 def _first_paint(self, event, _done=[False]):
     from PySide6.QtWidgets import QMainWindow, QApplication

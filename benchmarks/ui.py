@@ -24,7 +24,7 @@ Stall: while the sample video plays at 1x with the full 20 x 20,000 timeline und
 QTimer records the gaps between its firings: the longest gap is the longest UI-thread stall.
 Stall while scoring: the real MainWindow (SDANET_GUI_HOME in a temp folder) opens the sample
 video and plays it at 1x while the bundled demo checkpoint scores the bundled demo features, run
-after run (scoring runs in the scoring child process, project/score_job.py: the first run
+after run (scoring runs in the scoring child process, jobs/score_job.py: the first run
 includes spawning it, its torch import and loading the model, later runs reuse it; the playing
 video's name is mapped to demo_1's features, so each run also stores its predictions and
 redraws the timeline's curves in the UI thread). A 5 ms QTimer records the gaps between its
@@ -52,12 +52,12 @@ import time
 
 import numpy as np
 
-from sdanet_gui.ui.event_loop import GapProbe, process_until
+from event_loop import GapProbe, process_until
 
 
 def build_timeline(classes: int, snippets: int):
-    from sdanet_gui.ui.segment_lane import KINDS
-    from sdanet_gui.ui.timeline import TimelineWidget
+    from sdanet_gui.ui.review.kinds import KINDS
+    from sdanet_gui.ui.review.timeline import TimelineWidget
 
     rng = np.random.default_rng(0)
     step = 16 / 25.0
@@ -141,8 +141,8 @@ def time_settle(app, w, paints) -> tuple[float, float]:
     repaints (ui/render_budget.py): (longest single turn of the event loop, all turns) in ms.
     A turn is one `processEvents()` (timers fire, the items update, Qt paints), plus a synchronous
     repaint only when Qt painted nothing, as in time_steps."""
-    from sdanet_gui.ui.render_budget import BUDGET
-    from sdanet_gui.ui.score_curves import SETTLE_MS
+    from sdanet_gui.ui.review.render_budget import BUDGET
+    from sdanet_gui.ui.review.score_curves import SETTLE_MS
 
     end = time.monotonic() + 2 * SETTLE_MS / 1000
     while time.monotonic() < end:
@@ -167,7 +167,7 @@ def bench_seek(app, video: str, seeks: int) -> list[float]:
     from PySide6.QtTest import QTest
 
     from sdanet_gui.media.reader import open_video
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     reader = open_video(video)
     view = ReviewView()
@@ -199,7 +199,7 @@ def bench_drift(app, seconds: float) -> tuple[float, float, float]:
     import cv2
 
     from sdanet_gui.media.reader import open_video
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     path = os.path.join(tempfile.mkdtemp(prefix="sdanet-drift-"), "clock.mp4")
     fps, n = 30, int(round(seconds * 30)) + 30
@@ -230,7 +230,7 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
     """Event-loop gaps (ms) seen by a 5 ms timer while a real video plays at 1x with a full
     timeline (classes x snippets scores and lanes) following the playhead."""
     from sdanet_gui.media.reader import open_video
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     reader = open_video(video)
     view = ReviewView()
@@ -239,7 +239,7 @@ def bench_stall(app, video: str, seconds: float, classes: int, snippets: int) ->
     view.show_video(reader)
     dense, _ = build_timeline(classes, snippets)  # borrow its data: same scores and lanes
     dur = reader.clock.duration
-    times, scores, att = dense._scores
+    times, scores, att = dense.scores
     scale = dur / dense.duration
     view.timeline.set_classes(dense.classes)
     view.timeline.set_scores(times * scale, scores, att)
@@ -287,13 +287,13 @@ MIN_SCORING_RUNS = 3
 
 def bench_scoring_stall(app, video: str, seconds: float) -> dict:
     """Event-loop gaps while the main window plays `video` at 1x and the demo checkpoint scores the
-    demo features over and over in the ScoringWorker (see the module docstring)."""
+    demo features over and over in the scoring child (see the module docstring)."""
     import tempfile
     from pathlib import Path
 
     os.environ.setdefault("SDANET_GUI_HOME", tempfile.mkdtemp(prefix="sdanet-bench-home-"))
     from sdanet_gui.bundled import model_files, resource_files
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     checkpoint = Path(str(model_files() / "demo.pt"))
     feats = Path(str(resource_files() / "demo" / "features"))
@@ -313,18 +313,18 @@ def bench_scoring_stall(app, video: str, seconds: float) -> dict:
     def again():
         if time.monotonic() < end or runs[0] < MIN_SCORING_RUNS:
             runs[0] += 1
-            w.score(checkpoint, features)
+            w.session.score(checkpoint, features)
 
     w.review.player.set_loop((0, w.review.player.frame_count))  # plays on for the whole phase
     w.review.player.play()
     probe.reset()
     end = time.monotonic() + seconds
-    w.score(checkpoint, features)
+    w.session.score(checkpoint, features)
     runs[0] = 1
-    w._scoring.finished.connect(again)
+    w.session.events.scoring_finished.connect(again)
     first_done = [None]
-    w._scoring.finished.connect(lambda: first_done[0] is None and first_done.__setitem__(0, len(probe.wall)))
-    process_until(app, lambda: time.monotonic() >= end and runs[0] >= MIN_SCORING_RUNS and not w._scoring.busy(),
+    w.session.events.scoring_finished.connect(lambda: first_done[0] is None and first_done.__setitem__(0, len(probe.wall)))
+    process_until(app, lambda: time.monotonic() >= end and runs[0] >= MIN_SCORING_RUNS and not w.session.scoring_busy(),
                   seconds + 120)
     probe.stop()
     w.review.player.pause()
@@ -332,7 +332,7 @@ def bench_scoring_stall(app, video: str, seconds: float) -> dict:
     k = first_done[0] or len(gaps)
     w.close()
     return {"gaps": gaps, "cpu": cpu, "idle": idle, "runs": runs[0], "first_run_ticks": k,
-            "applied": name in w._applied, "torch_in_window": "torch" in sys.modules}
+            "applied": name in w.session.scored_videos(), "torch_in_window": "torch" in sys.modules}
 
 
 def report_scoring_stall(app, args) -> None:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from .logs import setup_logging
 
     setup_logging(args.verbose)
-    from .ui.application import run_app
+    from .ui.shell.application import run_app
 
     return run_app(args)
 

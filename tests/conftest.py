@@ -1,4 +1,8 @@
-"""Fixtures shared by every test: real shared data, and a private app home per test."""
+"""Fixtures shared by every test: the real test files, and a private app home per test.
+
+The real third-party files (videos, annotation files) live in the repository under tests/assets/
+(see its SOURCES.md), so a clone runs every test on its own; SDANET_SHARED_DATA may point the
+tests at another copy with the same layout."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA", REPO.parent / "shared" / "data"))
+ASSETS = REPO / "tests" / "assets"
+SHARED_DATA = Path(os.environ.get("SDANET_SHARED_DATA") or ASSETS)
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +28,7 @@ def _private_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    assert (SHARED_DATA / "videos").is_dir(), f"test files not found at {SHARED_DATA}"
     return SHARED_DATA
 
 

@@ -5,7 +5,9 @@
 GT is any annotation format `data.annotations.load_annotations` reads (ActivityNet JSON, THUMOS14
 txt folder, W-TALC folder, CSV, ...). Ambiguous intervals are not ground truth. Predictions on
 videos outside the evaluated ground truth count as false positives, as in the official
-ActivityNet evaluator (the count is reported on stderr).
+ActivityNet evaluator (the count is reported on stderr); so do predictions that end before they
+start (counted on stderr; `--strict` refuses the file instead). The numbers are the official
+evaluator's, ties included (sdanet/evaluation.py says how).
 Defaults: without --subset, a single-subset GT is used whole; otherwise the subset holding most
 of the predicted videos is evaluated (named on stderr). Without --tiou, THUMOS14's 0.1:0.7:0.1,
 unless the GT looks like ActivityNet (most video ids start with 'v_', or >= 100 classes): then
@@ -30,6 +32,9 @@ def add_arguments(parser) -> None:
                         help="tIoU thresholds: start:stop:step (stop included) or a,b,c "
                              "(default: THUMOS14 0.1:0.7:0.1, ActivityNet 0.5:0.95:0.05)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse predictions that end before they start (by default they are "
+                             "scored as the official evaluator scores them, with a warning)")
 
 
 def looks_like_activitynet(gt) -> bool:
@@ -58,9 +63,8 @@ def run(args) -> int:
         except ValueError as exc:
             raise UserError(f"--tiou: {exc}") from None
     gt = load_annotations(gt_path)
-    preds = load_predictions(pred_path)
-    if not isinstance(preds, dict):
-        raise UserError(f"{pred_path}: not an ActivityNet result file", path=pred_path)
+    preds = load_predictions(pred_path, for_evaluation=not args.strict)
+    reversed_spans = sum(1 for segs in preds.values() for s in segs if s.end < s.start)
 
     subsets = sorted({v.subset for v in gt.videos.values()})
     if args.subset:
@@ -96,6 +100,10 @@ def run(args) -> int:
     if preds and not any(name in gt.videos for name in preds):
         print(f"sdanet eval: none of the {len(preds)} predicted videos is in the evaluated ground "
               f"truth; check --subset and the video names", file=sys.stderr)
+    if reversed_spans:
+        print(f"sdanet eval: {reversed_spans} prediction{'s' if reversed_spans != 1 else ''} of "
+              f"{pred_path} end before they start; scored as the official evaluator scores them "
+              f"(normally as false positives); --strict refuses such a file", file=sys.stderr)
     if result.predictions_outside_gt:
         print(f"sdanet eval: {result.predictions_outside_gt} predictions are on videos outside the "
               f"evaluated ground truth and count as false positives", file=sys.stderr)

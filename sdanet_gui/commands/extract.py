@@ -7,8 +7,6 @@ and the others continue; the exit code is 1 if any failed. Unchanged videos are 
 NAME = "extract"
 HELP = "extract features (i3d or the built-in tiny extractor) from videos into per-video .h5 files"
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv",
-                    ".flv", ".ts", ".mts", ".m2ts", ".3gp", ".ogv")
 
 
 def add_arguments(parser) -> None:
@@ -28,6 +26,8 @@ def add_arguments(parser) -> None:
 def find_videos(inputs) -> tuple[list, list]:
     """(videos to process, errors for inputs that are neither a video nor a folder)."""
     from pathlib import Path
+
+    from ..media import VIDEO_EXTENSIONS
 
     videos, errors = [], []
     for item in inputs:

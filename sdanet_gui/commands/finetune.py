@@ -1,17 +1,23 @@
 """`sdanet finetune`: fine-tune a checkpoint on corrected videos, from a project or a feature set.
 
-    sdanet finetune --project DIR [--steps N] [--out CKPT] [--ckpt BASE] [--trust-imported]
-                    [--replay PATH] [--seed S] [--lr LR] [--snippet-weight W] [--holdout F]
-                    [--device DEV] [--json]
+    sdanet finetune --project DIR [--ckpt BASE] [--adopt if-better|always|never] [--steps N]
+                    [--out CKPT] [--trust-imported] [--replay PATH | --no-replay] [--seed S]
+                    [--lr LR] [--snippet-weight W] [--holdout F] [--device DEV] [--json]
     sdanet finetune --ckpt BASE --data PATH --subset NAME [--steps N] [--seed S] [--lr LR]
                     [--snippet-weight W] [--holdout F] [--device DEV] [--json] --out CKPT
 
---project: the headless twin of the GUI's "Fine-tune". It opens the project for writing (so a
+--project: the headless twin of the GUI's "Fine-tune", through the same review session
+(session/finetuning.py, commands/_project_run.py). It opens the project for writing (so a
 project open in the GUI is refused with the lock's message), starts from --ckpt or the active
-model version's checkpoint, freezes a manifest of the reviewed material (kept in
-cache/manifests/), runs the same `project.finetune_job.run_job` the GUI's child process runs
-(tqdm progress on stderr), prints the held-out average mAP before/after, registers the new
-checkpoint as a model version (parent = the base version) and makes it active.
+model version's checkpoint (classes the project uses and it lacks are grown into it), freezes a
+manifest of the reviewed material (cache/manifests/), runs the same `jobs.finetune_job.run_job`
+the GUI's child process runs (tqdm progress on stderr), registers the new checkpoint as a model
+version (parent = the base version, named "<base> ft<n>") and makes it active only as --adopt
+says (default if-better: measurably better on fully reviewed held-out videos,
+session/adoption.py). The base's own training set is replayed when its checkpoint records it
+(`sdanet train --data`), unless --replay names another or --no-replay. --json prints one object
+with "adopted", "reason", "active_version", "classes" and "held_out": {"before", "after",
+"interval", "videos", "segments"} (fractions).
 --data/--subset: the annotated segments of subset NAME count as fully reviewed corrections
 (every other span of those videos is reviewed background). Both paths share one core
 (`sdanet.finetune.finetune_videos`): same seed, same material, same checkpoint.
@@ -50,9 +56,14 @@ def add_arguments(parser) -> None:
                         help="with --project: count imported segments as reviewed corrections "
                              "(curated ground truth)")
     parser.add_argument("--replay", metavar="PATH",
-                        help="with --project: base training feature set mixed in (video labels only)")
+                        help="with --project: the base's training feature set, mixed in against "
+                             "forgetting (default: the one the base checkpoint records, if any)")
+    parser.add_argument("--no-replay", action="store_true", help="with --project: no replay")
     parser.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    from ._project_run import add_project_arguments
+
+    add_project_arguments(parser, cold=False)
 
 
 def run(args) -> int:
@@ -67,8 +78,8 @@ def run(args) -> int:
     if missing:
         raise UserError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
                         f"without --project")
-    if args.trust_imported or args.replay:
-        raise UserError("--trust-imported and --replay work with --project only")
+    if args.trust_imported or args.replay or args.no_replay:
+        raise UserError("--trust-imported, --replay and --no-replay work with --project only")
     return _run_subset(args)
 
 
@@ -105,159 +116,29 @@ def _run_subset(args) -> int:
         print(json.dumps({"checkpoint": str(result.checkpoint), "parent": result.meta.parent, **f},
                          indent=2, default=str))
         return 0
+    from ._project_run import print_figures
+
     print(f"checkpoint     {result.checkpoint} (parent {ckpt})")
     print(f"videos         {len(f['train_videos'])} trained on, {len(f['held_out'])} held out "
           f"(subset '{f['subset']}')")
-    _print_figures(f)
+    print_figures(f)
     return 0
-
-
-def _print_figures(f: dict) -> None:
-    print(f"steps          {f['steps_done']}{' (stopped early)' if f.get('stopped') else ''} at lr "
-          f"{f['lr']:g}, snippet loss weight {f['snippet_weight']:g}")
-    for key, title in (("before", "held-out before"), ("after", "held-out after")):
-        m = f[key]
-        per = "  ".join(f"{t}:{100 * v:.1f}" for t, v in m["mAP"].items())
-        avg = "n/a" if m["average_mAP"] is None else f"{100 * m['average_mAP']:.2f}"
-        print(f"{title:15s} avg mAP {avg}  |  {per}")
 
 
 def _run_project(args) -> int:
-    import json
-    import signal
-    import sys
-    import threading
-    import time
-    from pathlib import Path
-
-    from ..errors import UserError
-    from ..project.finetune_job import FinetuneRequest, run_job
-    from ..project.manifest import freeze_manifest
-    from ..project.store import Project
-
-    project = Project.open(args.project)   # writable: holds the lock (the GUI's open is refused)
-    try:
-        parent, base = _base_checkpoint(project, args.ckpt)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path(args.out) if args.out else _new_file(project.checkpoints_dir, f"finetune-{stamp}", ".pt")
-        if out.is_dir():
-            raise UserError(f"{out}: is a folder; give a checkpoint file name such as "
-                            f"{out / 'model.pt'}", path=out)
-        manifest = freeze_manifest(project, trust_imported=args.trust_imported)
-        if not manifest.videos:
-            raise UserError(f"{project.folder}: nothing to fine-tune on: no video has reviewed "
-                            f"spans or confirmed, edited or added segments"
-                            f"{'' if args.trust_imported else ' (add --trust-imported to count imported ground truth)'}",
-                            path=project.folder)
-        manifest_path = manifest.write(project.cache_dir / "manifests" / f"{out.stem}.json")
-        request = FinetuneRequest(manifest=str(manifest_path), base_checkpoint=str(base),
-                                  out_checkpoint=str(out), steps=args.steps, lr=args.lr,
-                                  seed=args.seed, holdout=args.holdout,
-                                  snippet_weight=args.snippet_weight, replay=args.replay,
-                                  device=args.device)
-        stop_event, cancel_event = threading.Event(), threading.Event()
-        show = _Progress(enabled=not args.json)
-        old = signal.signal(signal.SIGINT, lambda *_: cancel_event.set())   # Ctrl+C: cancel cleanly
-        try:
-            run_job(request, show, stop_event, cancel_event)
-        finally:
-            signal.signal(signal.SIGINT, old)
-            show.close()
-        final = show.final
-        if final is None or final["type"] == "failed":
-            if final is not None and final.get("kind") == "crash" and final.get("details"):
-                import logging
-
-                logging.getLogger(__name__).error("fine-tuning failed:\n%s", final["details"])
-            raise UserError(final["message"] if final else "fine-tuning ended without a result")
-        if final["type"] == "cancelled":
-            print("sdanet finetune: cancelled; nothing was written, the model in use stays active",
-                  file=sys.stderr)
-            return 130
-        mv = project.add_model_version(out.stem, checkpoint=final["checkpoint"], metrics=final["metrics"],
-                                       parent_id=parent.id if parent else None)
-        project.set_active_model_version(mv.id)
-    finally:
-        project.close()
-    f = final["metrics"]
-    if args.json:
-        print(json.dumps({"checkpoint": final["checkpoint"], "model_version": mv.id,
-                          "parent_model_version": mv.parent_id, "stopped": final["stopped"], **f},
-                         indent=2, default=str))
-        return 0
-    print(f"checkpoint     {final['checkpoint']} (parent {base})")
-    print(f"model version  {mv.id} '{mv.name}', now active"
-          + (f" (parent version {parent.id} '{parent.name}')" if parent else ""))
-    skipped = sum(len(v) for v in (f.get("skipped") or {}).values())
-    print(f"videos         {len(f['train_videos'])} trained on, {len(f['held_out'])} held out"
-          + (f", {skipped} skipped (no features or nothing reviewed)" if skipped else "")
-          + (f", {f['replay_videos']} replayed" if f.get("replay_videos") else ""))
-    print(f"device         {f.get('device')}")
-    _print_figures(f)
-    return 0
-
-
-def _base_checkpoint(project, ckpt):
-    """(parent ModelVersion or None, base checkpoint path)."""
-    from pathlib import Path
+    """The window's Fine-tune, headless (commands/_project_run.py)."""
+    from ..jobs.finetune_job import REPLAY_AUTO
+    from ..session.finetuning import FinetuneOptions
+    from ._project_run import run_in_project
 
     from ..errors import UserError
 
-    if ckpt:
-        base = Path(ckpt)
-        if not base.is_file():
-            raise UserError(f"{base}: checkpoint not found", path=base)
-        same = [mv for mv in project.model_versions()
-                if project.model_checkpoint(mv) is not None
-                and project.model_checkpoint(mv).resolve() == base.resolve()]
-        return (same[-1] if same else None), base
-    mv = project.active_model_version()
-    if mv is None:
-        raise UserError(f"{project.folder}: the project has no model version to start from; give "
-                        f"--ckpt BASE (or score the videos with a checkpoint in the GUI first)",
-                        path=project.folder)
-    base = project.model_checkpoint(mv)
-    if base is None:
-        raise UserError(f"{project.folder}: the active model version {mv.id} '{mv.name}' has no "
-                        f"checkpoint (imported predictions?); give --ckpt BASE", path=project.folder)
-    if not base.is_file():
-        raise UserError(f"{base}: checkpoint of the active model version {mv.id} '{mv.name}' not "
-                        f"found", path=base)
-    return mv, base
-
-
-def _new_file(folder, stem: str, suffix: str):
-    n, path = 1, folder / f"{stem}{suffix}"
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}{suffix}"
-    return path
-
-
-class _Progress:
-    """Receives run_job's messages: a tqdm bar on stderr for the steps, keeps the final one."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bar = None
-        self.final = None
-
-    def __call__(self, msg: dict) -> None:
-        kind = msg.get("type")
-        if kind in ("done", "cancelled", "failed"):
-            self.final = msg
-        elif kind == "progress" and self.enabled:
-            if self.bar is None:
-                import sys
-
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=msg["total"], desc="fine-tune", unit="step", file=sys.stderr,
-                                dynamic_ncols=True, leave=False, disable=None)  # off when not a TTY
-            self.bar.update(msg["step"] - self.bar.n)
-            self.bar.set_postfix({"loss": f"{msg['losses']['total']:.4f}",
-                                  "snip/s": f"{msg['snippets_per_s']:.0f}"}, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    if args.replay and args.no_replay:
+        raise UserError("--replay PATH and --no-replay contradict each other (use one)")
+    replay = None if args.no_replay else (args.replay or REPLAY_AUTO)
+    options = FinetuneOptions(steps=args.steps, lr=args.lr, seed=args.seed, holdout=args.holdout,
+                              replay=replay, snippet_weight=args.snippet_weight, device=args.device,
+                              adopt=args.adopt)
+    return run_in_project(args, options, checkpoint=args.ckpt, trust_imported=args.trust_imported,
+                          empty_hint="" if args.trust_imported else
+                          " (add --trust-imported to count imported ground truth)")

@@ -1,11 +1,19 @@
-"""`sdanet train`: train SDANet on a feature set and write a checkpoint.
+"""`sdanet train`: train SDANet on a feature set and write a checkpoint, or a model of a
+review project's own from its reviewed videos (a cold start).
 
     sdanet train --data PATH [--preset NAME] [--iterations N] [--set KEY=VALUE ...]
                  [--without MODULES] [--seed S] --out CKPT
+    sdanet train --project DIR [--out CKPT] [--iterations N] [--seed S] [--holdout F]
+                 [--adopt if-better|always|never] [--trust-imported] [--device DEV] [--json]
 Multi-GPU / multi-machine: `torchrun --nproc_per_node=N -m sdanet_gui.cli train ...`.
 
-Thin: parse, build the config, load the data, call `sdanet.trainer.train`, show progress with
-tqdm (stderr) and print the final metrics. torch is imported inside `run` only.
+--data: thin: parse, build the config, load the data, call `sdanet.trainer.train`, show
+progress with tqdm (stderr) and print the final metrics. The checkpoint records where it was
+trained (`sdanet.finetune.record_training_set`), so fine-tuning it later replays that set.
+--project: the window's Model > New model from this project…: a model with widths that fit the
+project's features (`sdanet.finetune.cold_start_config`) trained from nothing on the reviewed
+videos, registered as a model version with the same held-out report and adopt rule as
+`sdanet finetune --project` (commands/_project_run.py). torch is imported inside `run` only.
 """
 
 from __future__ import annotations
@@ -15,9 +23,13 @@ HELP = "train SDANet on a feature set and write a checkpoint"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data", required=True, metavar="PATH",
+    parser.add_argument("--data", metavar="PATH",
                         help="feature set: W-TALC bundle folder, per-video feature folder, or HDF5 file")
-    parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint file to write (.pt)")
+    parser.add_argument("--project", metavar="DIR",
+                        help="review project: train a model of its own from its reviewed videos "
+                             "(a cold start), registered as a model version")
+    parser.add_argument("--out", metavar="CKPT", help="checkpoint file to write (.pt; with --project "
+                        "default: a new file in the project's checkpoints/)")
     parser.add_argument("--preset", metavar="NAME",
                         help="hyperparameter preset (thumos14, activitynet1.2, activitynet1.3, synthetic) or a JSON file")
     parser.add_argument("--iterations", type=int, metavar="N", help="training steps (default: preset)")
@@ -47,6 +59,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", metavar="DEV", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    from ._project_run import add_project_arguments
+
+    add_project_arguments(parser, cold=True)
 
 
 def build_config(args):
@@ -99,6 +114,12 @@ def run(args) -> int:
 
     from ..errors import UserError
 
+    if args.project:
+        return _run_project(args)
+    missing = [f"--{n}" for n in ("data", "out") if not getattr(args, n)]
+    if missing:
+        raise UserError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
+                        f"without --project")
     if not Path(args.data).exists():
         raise UserError(f"{args.data}: data not found", path=args.data)
     out = Path(args.out)
@@ -141,6 +162,12 @@ def run(args) -> int:
         bar.close()
     if result.checkpoint is None:  # a non-zero torchrun rank: rank 0 reports
         return 0
+    from ..sdanet.checkpoint import load_checkpoint, save_checkpoint
+    from ..sdanet.finetune import record_training_set
+
+    state, meta = load_checkpoint(result.checkpoint)   # the same weights, now saying where they
+    record_training_set(meta, fs)                      # were trained (replayed by fine-tuning)
+    save_checkpoint(result.checkpoint, state, meta)
     m = result.metrics
     if args.json:
         print(json.dumps({"checkpoint": str(result.checkpoint), "selection": result.meta.selection,
@@ -179,3 +206,30 @@ def _selection_words(selection: str) -> str:
 def _print_map(title: str, metrics: dict) -> None:
     per = "  ".join(f"{t}:{100 * v:.1f}" for t, v in metrics["mAP"].items())
     print(f"{title + ' mAP':14s} avg {100 * metrics['average_mAP']:.2f}  |  {per}")
+
+
+# flags of the --data form (dest -> flag), refused with --project
+DATA_ONLY = {"data": "--data", "preset": "--preset", "overrides": "--set", "without": "--without",
+             "annotations": "--annotations", "train_subset": "--train-subset",
+             "test_subset": "--test-subset", "fps": "--fps", "snippet_frames": "--snippet-frames",
+             "batch_size": "--batch-size", "lr": "--lr", "val_fraction": "--val-fraction",
+             "eval_every": "--eval-every", "select_on_test": "--select-on-test", "init": "--init"}
+
+
+def _run_project(args) -> int:
+    """Model > New model from this project…, headless (commands/_project_run.py)."""
+    from ..errors import UserError
+    from ..session.finetuning import FinetuneOptions
+    from ..sdanet.finetune import COLD_START_STEPS
+    from ._project_run import run_in_project
+
+    given = [flag for dest, flag in DATA_ONLY.items() if getattr(args, dest, None) not in (None, [], False)]
+    if given:
+        raise UserError(f"--project trains on the project's reviewed videos with a config that fits "
+                        f"their features; {', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                        f"--data (use one or the other)")
+    options = FinetuneOptions(steps=args.iterations or COLD_START_STEPS, seed=args.seed, holdout=args.holdout,
+                              replay=None, device=args.device, adopt=args.adopt, cold_start=True)
+    return run_in_project(args, options, trust_imported=args.trust_imported,
+                          empty_hint="" if args.trust_imported else
+                          " (add --trust-imported to count imported ground truth)")

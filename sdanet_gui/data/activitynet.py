@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 
 from ..atomic import write_text
-from .annotation_checks import check_labels, fail, make_interval, make_segment, parse_optional_number
+from .annotation_checks import (check_class_list, check_labels, fail, make_interval, make_segment,
+                                parse_duration, parse_fps)
+from .labels import is_ambiguous
 from .structures import AnnotationSet, Segment, VideoAnnotation
 
 INFO_KEYS = ("version", "fps", "snippet_frames", "stride_frames", "feature_dim", "modalities",
@@ -40,6 +42,8 @@ def read_json(path: str | Path):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(path, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise fail(path, "", "JSON nested too deeply to be an annotation file") from None
 
 
 def kind_of(data) -> str:
@@ -74,8 +78,8 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
         if not isinstance(subset, str):
             raise fail(path, where, f"subset is {subset!r}, expected a name")
         video = VideoAnnotation(name=str(name), subset=subset,
-                                duration=parse_optional_number(entry.get("duration"), path, where, "duration"),
-                                fps=parse_optional_number(entry.get("fps"), path, where, "fps"))
+                                duration=parse_duration(entry.get("duration"), path, where),
+                                fps=parse_fps(entry.get("fps"), path, where))
         anns = entry.get("annotations", [])
         if not isinstance(anns, list):
             raise fail(path, where, "'annotations' must be a list")
@@ -86,17 +90,23 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
             seg = ann["segment"]
             if not isinstance(seg, (list, tuple)) or len(seg) != 2:
                 raise fail(path, at, f"segment is {seg!r}, expected [start, end]")
-            video.segments.append(make_segment(ann["label"], seg[0], seg[1], path, at, score=ann.get("score")))
+            if is_ambiguous(ann["label"]):   # THUMOS14 ground truth in this layout: not an action
+                video.ambiguous.append(make_interval(seg[0], seg[1], path, at, video.duration))
+                continue
+            video.segments.append(make_segment(ann["label"], seg[0], seg[1], path, at, score=ann.get("score"),
+                                               duration=video.duration))
         for i, amb in enumerate(entry.get("ambiguous", []) or []):
             if not isinstance(amb, (list, tuple)) or len(amb) != 2:
                 raise fail(path, f"{where}, ambiguous {i}", f"is {amb!r}, expected [start, end]")
-            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}"))
+            video.ambiguous.append(make_interval(amb[0], amb[1], path, f"{where}, ambiguous {i}",
+                                                 video.duration))
         videos[video.name] = video
     aset = AnnotationSet(videos=videos, source=str(path), info=info)
     class_list = info.get("class_list")
     if class_list is not None:
-        if not isinstance(class_list, list) or not all(isinstance(c, str) for c in class_list):
+        if not isinstance(class_list, list):
             raise fail(path, "class_list", "must be a list of class names")
+        class_list = check_class_list(class_list, path, "class_list")
         check_labels(aset, class_list, path)
         aset.classes = list(class_list)
     else:
@@ -104,7 +114,9 @@ def read_gt(path: str | Path, data=None) -> AnnotationSet:
     return aset
 
 
-def read_results(path: str | Path, data=None) -> dict[str, list[Segment]]:
+def read_results(path: str | Path, data=None, *, for_evaluation: bool = False) -> dict[str, list[Segment]]:
+    """video -> scored segments. `for_evaluation` keeps what the official evaluator scores but
+    a project cannot hold: segments that end before they start."""
     path = Path(path)
     data = read_json(path) if data is None else data
     if kind_of(data) != "results":
@@ -122,7 +134,8 @@ def read_results(path: str | Path, data=None) -> dict[str, list[Segment]]:
             seg = p["segment"]
             if not isinstance(seg, (list, tuple)) or len(seg) != 2:
                 raise fail(path, at, f"segment is {seg!r}, expected [start, end]")
-            s = make_segment(p["label"], seg[0], seg[1], path, at, score=p["score"])
+            s = make_segment(p["label"], seg[0], seg[1], path, at, score=p["score"],
+                             any_span=for_evaluation)
             if s.score is None:
                 raise fail(path, at, "score is missing")
             segs.append(s)

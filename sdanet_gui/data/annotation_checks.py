@@ -1,5 +1,6 @@
-"""Checks every annotation reader shares: times that are numbers, segments that end after they
-start, labels inside a fixed class list.
+"""Checks every annotation reader shares: times that are numbers a video can hold (not
+negative, not past 48 hours, not far past a known duration), segments that end after they start,
+durations and frame rates that make sense, labels inside a fixed class list.
 
 Each reader passes the file and the entry (line, row, video/index) it is looking at, so the one
 message the user sees says where the problem is. This module only validates and builds
@@ -9,13 +10,12 @@ message the user sees says where the problem is. This module only validates and 
 from __future__ import annotations
 
 import math
-import logging
 from pathlib import Path
 
 from ..errors import UserError
+from .labels import LabelError, describe, normalise_label
 from .structures import AnnotationSet, Segment, VideoAnnotation
-
-log = logging.getLogger(__name__)
+from .units import MAX_FPS, MAX_SECONDS, far_past_end
 
 
 def fail(path: str | Path, entry: str, problem: str) -> UserError:
@@ -48,24 +48,84 @@ def parse_optional_number(value, path, entry: str, what: str) -> float | None:
     return parse_time(value, path, entry, what)
 
 
-def make_segment(label, start, end, path, entry: str, *, score=None, meta=None) -> Segment:
-    """Validated segment: numeric finite times, end not before start, a non-empty label."""
+def parse_duration(value, path, entry: str, what: str = "duration") -> float | None:
+    """A video duration (s) or None: positive, at most MAX_SECONDS."""
+    d = parse_optional_number(value, path, entry, what)
+    if d is not None and not 0.0 < d <= MAX_SECONDS:
+        raise fail(path, entry, f"{what} is {d:g} s; a video lasts more than 0 s and at most "
+                                f"{MAX_SECONDS / 3600:g} hours")
+    return d
+
+
+def parse_fps(value, path, entry: str, what: str = "fps") -> float | None:
+    """A frame rate or None: positive, at most MAX_FPS."""
+    f = parse_optional_number(value, path, entry, what)
+    if f is not None and not 0.0 < f <= MAX_FPS:
+        raise fail(path, entry, f"{what} is {f:g}; a frame rate is more than 0 and at most {MAX_FPS:g}")
+    return f
+
+
+def check_span(start: float, end: float, path, entry: str, duration: float | None = None,
+               what: str = "segment") -> None:
+    """Times a video can hold: not negative, not absurd (MAX_SECONDS), not far past a known
+    duration. Refused, the same way in every format, naming the entry: such a time is nearly
+    always a unit mistake (milliseconds or frames typed as seconds), and clipping it would
+    hide that."""
+    for t, which in ((start, "start"), (end, "end")):
+        if t < 0:
+            raise fail(path, entry, f"{what} {which} is {t:g} s, before the start of the video "
+                                    "(times cannot be negative)")
+        if t > MAX_SECONDS:
+            raise fail(path, entry, f"{what} {which} is {t:g} s, more than {MAX_SECONDS / 3600:g} "
+                                    "hours (are these milliseconds or frames?)")
+    if duration is not None and end > far_past_end(duration):
+        raise fail(path, entry, f"{what} ends at {end:g} s, far past the end of its video "
+                                f"({duration:g} s; are these milliseconds or frames?)")
+
+
+def make_segment(label, start, end, path, entry: str, *, score=None, meta=None,
+                 duration: float | None = None, any_span: bool = False) -> Segment:
+    """Validated segment: numeric finite times inside what a video can hold (`check_span`; a
+    known `duration` bounds it), end not before start, a non-empty label.
+
+    `any_span` (result files read for evaluation): any finite times are kept, reversed spans
+    too, because the official evaluator scores them (as false positives)."""
     if not isinstance(label, str) or not label.strip():
-        raise fail(path, entry, f"label is {label!r}, expected a class name")
+        raise fail(path, entry, f"label is {describe(label)}, expected a class name")
     s = parse_time(start, path, entry, "segment start")
     e = parse_time(end, path, entry, "segment end")
-    if e < s:
-        raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
+    meta = dict(meta or {})
+    if not any_span:
+        written, label = label, check_label(label, path, entry)
+        if label != written:   # spaces around it, or decomposed Unicode: the importer says so
+            meta["label_as_written"] = written
+        if e < s:
+            raise fail(path, entry, f"segment ends before it starts ({s:g} s > {e:g} s)")
+        check_span(s, e, path, entry, duration)
     sc = parse_optional_number(score, path, entry, "score")
-    return Segment(label.strip(), s, e, sc, dict(meta or {}))
+    return Segment(label.strip(), s, e, sc, meta, where=entry)
 
 
-def make_interval(start, end, path, entry: str) -> tuple[float, float]:
+def check_label(label, path, entry: str, what: str = "label") -> str:
+    """The label as stored (`labels.normalise_label`), or the file's error naming the entry."""
+    try:
+        return normalise_label(label)
+    except LabelError as exc:
+        raise fail(path, entry, f"{what} {describe(label)} {exc}") from None
+
+
+def make_interval(start, end, path, entry: str, duration: float | None = None) -> tuple[float, float]:
     s = parse_time(start, path, entry, "start")
     e = parse_time(end, path, entry, "end")
     if e < s:
         raise fail(path, entry, f"interval ends before it starts ({s:g} s > {e:g} s)")
+    check_span(s, e, path, entry, duration, what="interval")
     return (s, e)
+
+
+def check_class_list(names, path, entry: str = "class list") -> list[str]:
+    """A file's class list, each name checked as a label (`labels`), in order."""
+    return [check_label(n, path, f"{entry}, entry {i + 1}", "class name") for i, n in enumerate(names)]
 
 
 def check_labels(aset: AnnotationSet, classes, path, entries: dict | None = None) -> None:
@@ -101,13 +161,3 @@ def apply_fps(aset: AnnotationSet, fps: float | None) -> None:
         for video in aset.videos.values():
             if video.fps is None:
                 video.fps = float(fps)
-
-
-def remove_stale(folder: Path, candidates, written: set[Path]) -> None:
-    """After a folder export: remove files of the format's own naming that this export did not
-    write (a class or video no longer in the set), so reading the folder back gives the export.
-    Only `candidates` (the format's patterns) are considered; other files are left alone."""
-    for path in candidates:
-        if path.is_file() and path not in written:
-            path.unlink()
-            log.info("%s: removed stale export file %s", folder, path.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .annotation_checks import apply_fps, check_labels, fail
+from .export_folder import recover_for_reading
 from .structures import AnnotationSet, Segment
 
 WRITE_FORMATS = ("activitynet", "thumos14", "csv", "elan", "wtalc", "gtad_csv")
@@ -49,6 +50,9 @@ def detect_format(path: str | Path) -> str:
     if not path.exists():
         raise fail(path, "", "file or folder not found")
     if path.is_dir():
+        # an export into the folder (or a subfolder) that was interrupted is rolled back first
+        for folder in [path] + [d for d in path.iterdir() if d.is_dir()]:
+            recover_for_reading(folder)
         if wtalc.is_wtalc_folder(path):
             return "wtalc"
         if _bundle_annotations(path) is not None:
@@ -124,35 +128,39 @@ def load_annotations(path: str | Path, *, classes: list[str] | None = None,
     return aset
 
 
-def load_predictions(path: str | Path) -> dict[str, list[Segment]]:
-    """Predictions of an ActivityNet result file: video -> segments with scores."""
+def load_predictions(path: str | Path, *, for_evaluation: bool = False) -> dict[str, list[Segment]]:
+    """Predictions of an ActivityNet result file: video -> segments with scores.
+    `for_evaluation`: keep spans that end before they start (the official evaluator scores them)."""
     from . import activitynet
 
     path = Path(path)
     if not path.is_file():
         raise fail(path, "", "file not found")
-    return activitynet.read_results(path)
+    return activitynet.read_results(path, for_evaluation=for_evaluation)
 
 
 def save_annotations(aset: AnnotationSet, path: str | Path, fmt: str, *,
-                     media_paths: dict[str, str] | None = None) -> Path:
+                     media_paths: dict[str, str] | None = None, force: bool = False) -> Path:
     """Write `aset` as `fmt` (WRITE_FORMATS). Folder formats (thumos14, elan, wtalc) write into
-    the folder `path`; each file is replaced atomically. Returns the path written."""
+    the folder `path` as one set (`export_folder`: files this program did not write there are
+    neither overwritten nor deleted without `force`, which otherwise raises
+    `export_folder.ExportWouldOverwrite`); a file format replaces its file atomically. Returns
+    the path written."""
     from . import activitynet, csv_format, elan, thumos, wtalc
 
     path = Path(path)
     if fmt == "activitynet":
         return activitynet.write_gt(aset, path)
     if fmt == "thumos14":
-        return thumos.write_folder(aset, path)
+        return thumos.write_folder(aset, path, force=force)
     if fmt == "csv":
         return csv_format.write_csv(aset, path)
     if fmt == "gtad_csv":
         return csv_format.write_gtad_csv(aset, path)
     if fmt == "elan":
-        return elan.write_folder(aset, path, media_paths=media_paths)
+        return elan.write_folder(aset, path, media_paths=media_paths, force=force)
     if fmt == "wtalc":
-        return wtalc.write_folder(aset, path)
+        return wtalc.write_folder(aset, path, force=force)
     raise fail(path, "", f"unknown export format {fmt!r} (choose from {', '.join(WRITE_FORMATS)})")
 
 

@@ -6,8 +6,8 @@ Ours (one row per segment), columns in this order:
 The first nine are the exchange contract; the last three keep what a round trip would otherwise
 lose. Frames, provenance and review_state come from / go to `Segment.meta` keys of the same
 names (frames fall back to the video's fps when meta has none). A row whose label is
-`Ambiguous` is a THUMOS14 ambiguous interval; a row with an empty label only declares a video
-(one that has no segments). Empty cells are "unknown".
+`Ambiguous` (any case) is a THUMOS14 ambiguous interval; a row with an empty label only declares
+a video (one that has no segments). Empty cells are "unknown".
 
 G-TAD's (`video,type,type_idx,start,end,startFrame,endFrame`): `type` is the class, rows of type
 `Ambiguous` are ambiguous intervals, frames go to `Segment.meta` (start_frame, end_frame) and the
@@ -25,7 +25,9 @@ import re
 from pathlib import Path
 
 from ..atomic import write_text
-from .annotation_checks import check_labels, fail, get_video, make_interval, make_segment, parse_optional_number
+from .annotation_checks import (check_labels, fail, get_video, make_interval, make_segment, parse_duration,
+                                parse_fps, parse_optional_number)
+from .labels import is_ambiguous
 from .structures import AnnotationSet, Segment, VideoAnnotation
 from .thumos import AMBIGUOUS, SUBSET_ALIASES, format_time
 from .units import constant_frame_to_seconds, constant_seconds_to_boundary
@@ -89,8 +91,8 @@ def read_csv(path: str | Path, fps: float | None = None) -> AnnotationSet:
         if not name:
             raise fail(path, where, "video name is empty")
         video = get_video(videos, name, row.get("subset", ""), path, where)
-        dur = parse_optional_number(row.get("duration_s"), path, where, "duration_s")
-        vfps = parse_optional_number(row.get("fps"), path, where, "fps")
+        dur = parse_duration(row.get("duration_s"), path, where, "duration_s")
+        vfps = parse_fps(row.get("fps"), path, where)
         if dur is not None:
             video.duration = dur
         if vfps is not None:
@@ -106,13 +108,14 @@ def read_csv(path: str | Path, fps: float | None = None) -> AnnotationSet:
             start = constant_frame_to_seconds(sf, rate)
         if not end and ef is not None and rate:
             end = constant_frame_to_seconds(ef, rate)
-        if label == AMBIGUOUS:
-            video.ambiguous.append(make_interval(start, end, path, where))
+        if is_ambiguous(label):
+            video.ambiguous.append(make_interval(start, end, path, where, video.duration))
             continue
         meta = {k: v for k, v in (("start_frame", sf), ("end_frame", ef),
                                   ("provenance", row.get("provenance")),
                                   ("review_state", row.get("review_state"))) if v not in (None, "")}
-        video.segments.append(make_segment(label, start, end, path, where, score=row.get("score"), meta=meta))
+        video.segments.append(make_segment(label, start, end, path, where, score=row.get("score"), meta=meta,
+                                           duration=video.duration))
     aset = AnnotationSet(videos=videos, source=str(path))
     aset.classes = aset.all_labels()
     return aset
@@ -133,7 +136,7 @@ def read_gtad_csv(path: str | Path) -> AnnotationSet:
         if not name:
             raise fail(path, where, "video name is empty")
         video = get_video(videos, name, subset, path, where)
-        if label == AMBIGUOUS:
+        if is_ambiguous(label):
             video.ambiguous.append(make_interval(row.get("start"), row.get("end"), path, where))
             continue
         meta = {k: v for k, v in (("start_frame", _int_or_none(row.get("startFrame"), path, where, "startFrame")),

@@ -7,12 +7,14 @@ RELATIVE_MEDIA_URL relative to the .eaf) when the media path is known, and PROPE
 TIER per class (empty tiers too) whose ALIGNABLE_ANNOTATIONs carry the class as value, plus an
 `Ambiguous` tier for THUMOS14 ambiguous intervals; one LINGUISTIC_TYPE (time-alignable).
 ELAN does not allow overlapping annotations on one tier, so instances of one class that
-overlap go to extra tiers named `<Class> #2`, `#3`, ...; the reader takes the class from the
-annotation value (falling back to the tier id without its `#n` suffix).
+overlap go to extra tiers named `<Class> #2`, `#3`, ... (skipping ids that are class names);
+the reader takes the class from the annotation value (falling back to the tier id without its
+`#n` suffix when a foreign file leaves the value empty), and an empty tier's id is a class.
 
-Times are rounded to ms (ELAN's unit). An export folder's .eaf files of videos not in the export
-are removed (other files are left alone). Files are replaced atomically; XML is parsed with the
-standard library's parser (no external entities are resolved by it).
+Times are rounded to ms (ELAN's unit). A folder is written as one set (`export_folder`): .eaf
+files of an earlier export whose video is not in this one are removed, files this program did
+not write are never touched without `force`. XML is parsed with the standard library's parser
+(no external entities are resolved by it).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from ..atomic import write_bytes
-from .annotation_checks import fail, make_interval, make_segment, parse_optional_number, remove_stale
+from .annotation_checks import (check_label, fail, make_interval, make_segment, parse_duration,
+                                parse_fps, parse_optional_number)
+from .export_folder import recover_for_reading, write_file_set
+from .labels import is_ambiguous
 from .structures import AnnotationSet, VideoAnnotation
 from .thumos import AMBIGUOUS, format_time
 from .units import milliseconds_to_seconds, seconds_to_milliseconds
@@ -36,18 +40,22 @@ LINGUISTIC_TYPE = "sdanet-action"
 _OVERFLOW = re.compile(r"^(?P<cls>.*) #\d+$")
 
 
-def write_folder(aset: AnnotationSet, folder: str | Path, media_paths: dict[str, str] | None = None) -> Path:
+def write_folder(aset: AnnotationSet, folder: str | Path, media_paths: dict[str, str] | None = None,
+                 *, force: bool = False) -> Path:
+    """One .eaf per video, written as one set (`export_folder`): .eaf files of an earlier export
+    whose video is not in this one are removed; files this program did not write are neither
+    overwritten nor removed without `force`."""
     folder = Path(folder)
     classes = list(aset.classes) or aset.all_labels()
     for name in aset.videos:
-        if not name or "/" in name or "\\" in name:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
             raise fail(folder, f"video {name!r}", "cannot be used as an .eaf file name")
+    files = {}
     for name, video in aset.videos.items():
         media = (media_paths or {}).get(name) or video.meta.get("media_path")
-        target = folder / f"{name}.eaf"
-        write_bytes(target, document(video, classes, target, media))
-    remove_stale(folder, folder.glob("*.eaf"), {folder / f"{name}.eaf" for name in aset.videos})
-    return folder
+        files[f"{name}.eaf"] = document(video, classes, folder / f"{name}.eaf", media)
+    stale = [p.name for p in folder.glob("*.eaf")] if folder.is_dir() else []
+    return write_file_set(folder, files, stale, force=force)
 
 
 def document(video: VideoAnnotation, classes: list[str], target: Path, media: str | None) -> bytes:
@@ -103,8 +111,11 @@ def document(video: VideoAnnotation, classes: list[str], target: Path, media: st
 
 
 def _tiers(video: VideoAnnotation, classes: list[str]) -> list[tuple[str, list[tuple[str, float, float]]]]:
-    """Tier id -> annotations, with overlapping instances of a class spread over extra tiers."""
+    """Tier id -> annotations, with overlapping instances of a class spread over extra tiers
+    (`<Class> #2`, ...; a number whose id is itself a class name is skipped, so tier ids stay
+    unique: the reader takes a class from the annotation values, not from the tier id)."""
     out: list[tuple[str, list]] = []
+    taken = set(classes) | {s.label for s in video.segments} | {AMBIGUOUS}
     groups = [(c, [(s.label, s.start, s.end) for s in video.segments if s.label == c]) for c in classes]
     extra = sorted({s.label for s in video.segments} - set(classes))
     groups += [(c, [(s.label, s.start, s.end) for s in video.segments if s.label == c]) for c in extra]
@@ -121,7 +132,14 @@ def _tiers(video: VideoAnnotation, classes: list[str]) -> list[tuple[str, list[t
         if not lanes and cls == AMBIGUOUS:
             continue
         lanes = lanes or [[]]
-        out += [(cls if i == 0 else f"{cls} #{i + 1}", lane) for i, lane in enumerate(lanes)]
+        number = 1
+        for i, lane in enumerate(lanes):
+            tier_id = cls
+            while i and tier_id in taken:
+                number += 1
+                tier_id = f"{cls} #{number}"
+            taken.add(tier_id)
+            out.append((tier_id, lane))
     return out
 
 
@@ -142,8 +160,8 @@ def read_file(path: str | Path) -> VideoAnnotation:
         raise fail(path, "HEADER", f"time units {units!r} are not supported (only milliseconds)")
     props = {p.get("NAME"): (p.text or "") for p in (header.findall("PROPERTY") if header is not None else [])}
     video = VideoAnnotation(name=path.stem, subset=props.get("sdanet:subset", ""),
-                            duration=parse_optional_number(props.get("sdanet:duration_s"), path, "HEADER", "duration"),
-                            fps=parse_optional_number(props.get("sdanet:fps"), path, "HEADER", "fps"))
+                            duration=parse_duration(props.get("sdanet:duration_s"), path, "HEADER"),
+                            fps=parse_fps(props.get("sdanet:fps"), path, "HEADER"))
     media = header.find("MEDIA_DESCRIPTOR") if header is not None else None
     if media is not None and media.get("MEDIA_URL"):
         url = media.get("MEDIA_URL")
@@ -159,25 +177,36 @@ def read_file(path: str | Path) -> VideoAnnotation:
     for tier in root.findall("TIER"):
         tier_id = tier.get("TIER_ID", "")
         m = _OVERFLOW.match(tier_id)
-        tier_class = m.group("cls") if m else tier_id
-        for ann in tier.iter("ALIGNABLE_ANNOTATION"):
+        base = m.group("cls") if m else tier_id
+        ambiguous = is_ambiguous(base)
+        annotations = list(tier.iter("ALIGNABLE_ANNOTATION"))
+        for ann in annotations:
             where = f"tier {tier_id!r}, annotation {ann.get('ANNOTATION_ID')}"
             r1, r2 = ann.get("TIME_SLOT_REF1"), ann.get("TIME_SLOT_REF2")
             if r1 not in slots or r2 not in slots:
                 raise fail(path, where, "refers to a time slot without a time")
-            label = (ann.findtext("ANNOTATION_VALUE") or "").strip() or tier_class
-            if tier_class == AMBIGUOUS:
-                video.ambiguous.append(make_interval(slots[r1], slots[r2], path, where))
-            else:
-                found.append(make_segment(label, slots[r1], slots[r2], path, where))
-        if tier_class != AMBIGUOUS:
-            video.meta.setdefault("tiers", []).append(tier_class)
+            if ambiguous:
+                video.ambiguous.append(make_interval(slots[r1], slots[r2], path, where, video.duration))
+                continue
+            # the value is the class (ours always write it); a bare annotation takes its tier's
+            label = (ann.findtext("ANNOTATION_VALUE") or "").strip() or base
+            if is_ambiguous(label):
+                video.ambiguous.append(make_interval(slots[r1], slots[r2], path, where, video.duration))
+                continue
+            seg = make_segment(label, slots[r1], slots[r2], path, where, duration=video.duration)
+            found.append(seg)
+            video.meta.setdefault("tiers", []).append(seg.label)
+        if not annotations and not ambiguous:   # an empty tier: its id is the class
+            video.meta.setdefault("tiers", []).append(check_label(tier_id, path, f"tier {tier_id!r}",
+                                                                  "class name"))
     video.segments = sorted(found, key=lambda s: (s.start, s.end, s.label))
     return video
 
 
 def read_folder(folder: str | Path) -> AnnotationSet:
     folder = Path(folder)
+    if folder.is_dir():
+        recover_for_reading(folder)
     files = sorted(folder.glob("*.eaf")) if folder.is_dir() else [folder]
     if not files:
         raise fail(folder, "", "no .eaf files found")

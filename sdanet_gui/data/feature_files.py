@@ -104,21 +104,8 @@ def read_feature_file(path: str | Path, default_spec: FeatureSpec | None = None)
             raise UserError(f"{path}: holds {len(keys)} videos; open it as a feature set", path=path)
     except (OSError, KeyError) as exc:
         raise UserError(f"{path}: not a readable HDF5 feature file ({exc})", path=path) from exc
-
-
-def read_feature_set_file(path: str | Path, default_spec: FeatureSpec | None = None) -> dict[str, FeatureFile]:
-    """Read every video of a multi-video HDF5 file (groups or bare datasets, keyed by name)."""
-    import h5py
-
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as h:
-            if "features" in h:
-                ff = _from_node(h, path.stem, path, default_spec)
-                return {ff.video_name: ff}
-            return {k: _from_node(h[k], k, path, default_spec) for k in h.keys()}
-    except (OSError, KeyError) as exc:
-        raise UserError(f"{path}: not a readable HDF5 feature file ({exc})", path=path) from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # attributes (spec JSON) damaged
+        raise UserError(f"{path}: damaged feature file attributes ({str(exc)[:200]})", path=path) from exc
 
 
 def _split_dims(dim: int, default_spec: FeatureSpec | None) -> tuple[int, ...]:

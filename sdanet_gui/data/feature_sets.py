@@ -21,7 +21,8 @@ dimension always comes from the arrays, and must agree with `spec.feature_dim` w
 given. Train/test subsets: explicit arguments > data keys > preset_subsets > the known
 conventions (THUMOS14 validation/test, ActivityNet training/validation).
 Per-video files are read lazily (`FeatureVideo._loader`); only headers are read here, so a
-wrong shape is found at load time with the file named. Never unpickles except through `wtalc`.
+wrong shape is found at load time with the file named. Never unpickles: W-TALC object arrays go
+through `wtalc` and its restricted unpickler (`safe_npy`), everything else is allow_pickle=False.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def load_feature_set(path: str | Path, *, spec: FeatureSpec | None = None,
         if src is None:
             skipped.append(name)
             continue
-        videos.append(FeatureVideo(name=name, annotation=ann, _loader=src.loader, num_snippets=src.num_snippets))
+        videos.append(FeatureVideo(name=name, annotation=ann, _loader=_finite(src, name),
+                                   num_snippets=src.num_snippets))
     if skipped:
         log.warning("%s: %d annotated video(s) have no features and are skipped (e.g. %s)",
                     path, len(skipped), ", ".join(skipped[:3]))
@@ -163,6 +165,20 @@ def _bundle_sources(bundle: Path, names: list[str]) -> dict[str, _Source]:
         _check_2d(f.shape, bundle, f"video {i} ({name!r})")
         out[name] = _Source(bundle, f.shape[0], f.shape[1], _const_loader(f))
     return out
+
+
+def _finite(src: _Source, name: str) -> Callable[[], np.ndarray]:
+    """The source's loader, refusing features that hold NaN or Inf: the network turns them into
+    NaN scores, and localization then finds nothing (0 segments and no error, before this)."""
+    def load() -> np.ndarray:
+        arr = src.loader()
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            snippet = int(np.flatnonzero(bad.reshape(arr.shape[0], -1).any(axis=1))[0])
+            raise fail(src.file, f"video {name!r}", f"snippet {snippet} of {arr.shape[0]} holds "
+                                                   "NaN or Inf; features must be finite numbers")
+        return arr
+    return load
 
 
 def _const_loader(arr: np.ndarray) -> Callable[[], np.ndarray]:
@@ -257,6 +273,8 @@ def _h5_spec(attrs, file: Path) -> dict | None:
         return json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
     except json.JSONDecodeError as exc:
         raise fail(file, "spec attribute", f"not valid JSON ({exc.msg})") from None
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise fail(file, "spec attribute", f"not readable JSON ({type(exc).__name__})") from None
 
 
 def _h5_header(path: Path) -> tuple[tuple[int, int], dict | None, str]:

@@ -8,7 +8,7 @@ two files with different class orders cannot be confused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -24,6 +24,8 @@ class Segment:
     end: float
     score: float | None = None
     meta: dict = field(default_factory=dict)  # format-specific extras: provenance, frames, ...
+    # where a reader found it ("line 7", "video 'x', annotation 2"), for messages; not data
+    where: str = field(default="", compare=False, repr=False)
 
     @property
     def length(self) -> float:
@@ -118,9 +120,3 @@ class FeatureSet:
             for lab in v.annotation.labels:
                 out[row, index[lab]] = 1.0
         return out
-
-
-def iter_segments(annotations: AnnotationSet) -> Iterable[tuple[str, Segment]]:
-    for name, video in annotations.videos.items():
-        for seg in video.segments:
-            yield name, seg

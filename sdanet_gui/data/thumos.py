@@ -7,7 +7,8 @@ list. The subset comes from the file name; the abbreviation `val` (CMCS's file n
 `validation`, the name the THUMOS14 videos and W-TALC use. A folder may hold the files itself or
 in subfolders (e.g. `test/` and `val/`). Durations are unknown in this format (None).
 
-Never writes in place (sdanet_gui.atomic); a bad line raises UserError naming file and line.
+A folder is written as one set (`export_folder`: never a mix of two exports, never a file of the
+user's overwritten); a bad line raises UserError naming file and line.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..atomic import write_text
-from .annotation_checks import check_labels, fail, get_video, make_interval, make_segment, remove_stale
+from .annotation_checks import (check_class_list, check_label, check_labels, fail, get_video,
+                                make_interval, make_segment)
+from .labels import is_ambiguous
+from .export_folder import recover_for_reading, write_file_set
 from .structures import AnnotationSet, VideoAnnotation
 
 AMBIGUOUS = "Ambiguous"
@@ -53,12 +56,14 @@ def read_class_list(path: Path) -> list[str]:
             continue
         if len(parts) < 2:
             raise fail(path, f"line {no}", f"expected 'index ClassName', got {line.strip()!r}")
-        names.append(" ".join(parts[1:]))
-    return names
+        names.append(line.split(None, 1)[1].strip())   # the name as written, inner spaces kept
+    return check_class_list(names, path, CLASS_LIST_FILE)
 
 
 def read_folder(folder: str | Path) -> AnnotationSet:
     folder = Path(folder)
+    for d in [folder] + [d for d in folder.iterdir() if d.is_dir()]:
+        recover_for_reading(d)   # an interrupted export is rolled back before reading
     dirs = thumos_folders(folder)
     if not dirs:
         raise fail(folder, "", "no THUMOS14 '<Class>_<subset>.txt' files found")
@@ -76,7 +81,7 @@ def read_folder(folder: str | Path) -> AnnotationSet:
                 raise fail(d / CLASS_LIST_FILE, "", f"class list differs from {fixed_from}")
         for f in class_files(d):
             cls, _ = split_name(f)
-            if cls != AMBIGUOUS and cls not in file_classes:
+            if not is_ambiguous(cls) and cls not in file_classes:
                 file_classes.append(cls)
             _read_file(f, videos, entries)
     aset = AnnotationSet(videos=videos, source=str(folder))
@@ -94,7 +99,8 @@ def read_file(path: str | Path) -> AnnotationSet:
     videos: dict[str, VideoAnnotation] = {}
     _read_file(path, videos, {})
     cls, _ = split_name(path)
-    return AnnotationSet(videos=videos, classes=[] if cls == AMBIGUOUS else [cls], source=str(path))
+    classes = [] if is_ambiguous(cls) else [check_label(cls, path, "file name")]
+    return AnnotationSet(videos=videos, classes=classes, source=str(path))
 
 
 def _read_file(path: Path, videos: dict[str, VideoAnnotation], entries: dict) -> None:
@@ -111,29 +117,33 @@ def _read_file(path: Path, videos: dict[str, VideoAnnotation], entries: dict) ->
         if len(parts) != 3:
             raise fail(path, where, f"expected 'video start end', got {line.strip()!r}")
         video = get_video(videos, parts[0], subset, path, where)
-        if cls == AMBIGUOUS:
+        if is_ambiguous(cls):
             video.ambiguous.append(make_interval(parts[1], parts[2], path, where))
         else:
             seg = make_segment(cls, parts[1], parts[2], path, where)
-            entries[id(seg)] = f"{path.name} {where}"
+            seg.where = entries[id(seg)] = f"{path.name} {where}"
             video.segments.append(seg)
 
 
-def write_folder(aset: AnnotationSet, folder: str | Path) -> Path:
+def write_folder(aset: AnnotationSet, folder: str | Path, *, force: bool = False) -> Path:
     """One `<Class>_<subset>.txt` per class and subset (empty ones too), `Ambiguous_<subset>.txt`
-    and `detclasslist.txt`. Class files of an earlier export that this one does not rewrite are
-    removed (other files are left alone). Times: `format_time`."""
+    and `detclasslist.txt`, written as one set (`export_folder`): class files of an earlier export
+    that this one does not write are removed; files this program did not write are neither
+    overwritten nor removed without `force`. Times: `format_time`."""
     folder = Path(folder)
     classes = list(aset.classes) or aset.all_labels()
     for name, v in aset.videos.items():
         if not name or any(ch.isspace() for ch in name):
             raise fail(folder, f"video {name!r}", "a THUMOS14 file cannot hold a video name with spaces")
+        if "_" in v.subset or "/" in v.subset or "\\" in v.subset:
+            raise fail(folder, f"video {name!r}", f"subset {v.subset!r} cannot be part of a THUMOS14 "
+                                                  "file name (<Class>_<subset>.txt)")
     for c in classes + [AMBIGUOUS]:
         if "/" in c or "\\" in c or not c:
             raise fail(folder, f"class {c!r}", "cannot be used as a THUMOS14 file name")
     check_labels(aset, classes, folder)
     subsets = sorted({v.subset for v in aset.videos.values()}) or [""]
-    written: set[Path] = set()
+    files: dict[str, bytes] = {}
     for subset in subsets:
         lines: dict[str, list[str]] = {c: [] for c in classes}
         amb: list[str] = []
@@ -144,13 +154,11 @@ def write_folder(aset: AnnotationSet, folder: str | Path) -> Path:
                 lines[s.label].append(f"{name} {format_time(s.start)} {format_time(s.end)}\n")
             amb += [f"{name} {format_time(a)} {format_time(b)}\n" for a, b in v.ambiguous]
         for c, rows in lines.items():
-            written.add(folder / f"{c}_{subset}.txt")
-            write_text(folder / f"{c}_{subset}.txt", "".join(rows))
-        written.add(folder / f"{AMBIGUOUS}_{subset}.txt")
-        write_text(folder / f"{AMBIGUOUS}_{subset}.txt", "".join(amb))
-    write_text(folder / CLASS_LIST_FILE, "".join(f"{i + 1} {c}\n" for i, c in enumerate(classes)))
-    remove_stale(folder, class_files(folder), written)
-    return folder
+            files[f"{c}_{subset}.txt"] = "".join(rows).encode("utf-8")
+        files[f"{AMBIGUOUS}_{subset}.txt"] = "".join(amb).encode("utf-8")
+    files[CLASS_LIST_FILE] = "".join(f"{i + 1} {c}\n" for i, c in enumerate(classes)).encode("utf-8")
+    stale = [p.name for p in class_files(folder)] if folder.is_dir() else []
+    return write_file_set(folder, files, stale, force=force)
 
 
 def format_time(x: float) -> str:

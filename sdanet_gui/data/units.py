@@ -8,10 +8,26 @@ live on the snippet grid of a `FeatureSpec`. No other module does arithmetic on 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+
+
+#: The longest video any time may refer to (48 hours). Longer times are refused where files are
+#: read: they are nearly always milliseconds or frames typed as seconds.
+MAX_SECONDS = 48 * 3600.0
+#: The highest frame rate accepted from a file (high-speed cameras stay well below).
+MAX_FPS = 100_000.0
+
+
+def far_past_end(duration: float) -> float:
+    """The latest time a segment of a video of this duration may reach before it is refused as
+    a unit mistake rather than clipped at the video's end: ten times the duration plus ten
+    minutes. Generous on purpose: real files run past their videos (W-TALC's THUMOS14
+    `video_test_0000270` has a segment ending at 4x its recorded duration); milliseconds typed
+    as seconds land 1000x past."""
+    return 10.0 * float(duration) + 600.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,16 @@ class FeatureSpec:
         return np.asarray(seconds, dtype=np.float64) / self.snippet_seconds if not np.isscalar(seconds) \
             else float(seconds) / self.snippet_seconds
 
+    def frame_seconds(self, frame):
+        """Time of frame `frame` of the video resampled to the spec's fps (what an extractor sees)."""
+        return np.asarray(frame, dtype=np.float64) / self.fps
+
+    def snippet_end_seconds(self, snippet, duration_s: float):
+        """End time of snippets (a snippet spans `snippet_frames` resampled frames), clipped to
+        the video's duration and never before the snippet's start."""
+        start = self.snippet_to_seconds(np.asarray(snippet))
+        return np.maximum(np.minimum(start + self.snippet_frames / self.fps, duration_s), start)
+
     def snippet_count(self, duration_s: float) -> int:
         """Number of snippets a video of this duration yields (at least one)."""
         return max(1, int(math.floor(duration_s / self.snippet_seconds)))
@@ -94,59 +120,117 @@ class FeatureSpec:
                            tuple(zip(names, (int(x) for x in dims))))
 
 
-@dataclass(frozen=True)
 class FrameClock:
-    """Frame index <-> seconds for one decoded video, from its per-frame timestamps.
+    """Frame index <-> seconds for one video, from its per-frame timestamps.
 
     `timestamps[i]` is the presentation time (s) of frame i; frame i is shown during
     [timestamps[i], timestamps[i+1]) and the last frame until `duration`.
+
+    A constant-rate clock (`FrameClock.constant`) holds only its rate and frame count: every
+    conversion is computed in closed form, bit for bit what the table `arange(n) / fps` would
+    give, so its cost and memory do not grow with the video's length (a provisional clock of
+    1000 frames per second reaching a mistyped 600,000 s once took 9 GB). `timestamps` builds
+    that table only when asked for it.
     """
 
-    timestamps: np.ndarray = field(repr=False)
-    duration: float = 0.0
+    __slots__ = ("_timestamps", "_fps", "_count", "duration")
+
+    def __init__(self, timestamps, duration: float = 0.0):
+        self._timestamps = np.asarray(timestamps, dtype=np.float64)
+        self._fps: float | None = None
+        self._count = int(len(self._timestamps))
+        self.duration = float(duration)
 
     @classmethod
-    def constant(cls, fps: float, frame_count: int) -> "FrameClock":
-        ts = np.arange(frame_count, dtype=np.float64) / float(fps)
-        return cls(ts, frame_count / float(fps))
+    def constant(cls, fps: float, frame_count: int, duration: float | None = None) -> "FrameClock":
+        """Frame i at i / fps; the last frame lasts until `duration` (default frame_count / fps)."""
+        clock = cls.__new__(cls)
+        clock._timestamps = None
+        clock._fps = float(fps)
+        clock._count = int(frame_count)
+        clock.duration = frame_count / float(fps) if duration is None else float(duration)
+        return clock
+
+    def __repr__(self) -> str:
+        kind = f"{self._fps:g} fps" if self._fps is not None else "timestamps"
+        return f"FrameClock({self._count} frames, {kind}, duration={self.duration})"
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        if self._timestamps is None:   # a constant clock's table, built on request only
+            return np.arange(self._count, dtype=np.float64) / self._fps
+        return self._timestamps
 
     @property
     def frame_count(self) -> int:
-        return int(len(self.timestamps))
+        return self._count
 
     @property
     def average_fps(self) -> float:
         return self.frame_count / self.duration if self.duration > 0 else 0.0
 
+    # --- the extended table ext = timestamps + [duration], by index ------------------------
+    def _ext(self, idx):
+        """ext[idx] for indices in [0, frame_count] (closed form for a constant clock)."""
+        i = np.asarray(idx, dtype=np.int64)
+        if self._timestamps is not None:
+            return np.append(self._timestamps, self.duration)[i]
+        return np.where(i < self._count, i / self._fps, self.duration)
+
+    def _count_frames_before(self, seconds, inclusive: bool):
+        """How many frame start times are < seconds (<= with `inclusive`), in [0, frame_count]:
+        np.searchsorted(timestamps, seconds, "left" / "right"), in O(1) per value for a
+        constant clock (an estimate from the rate, then exact comparisons against i / fps)."""
+        s = np.asarray(seconds, dtype=np.float64)
+        if self._timestamps is not None:
+            return np.searchsorted(self._timestamps, s, side="right" if inclusive else "left")
+        n, fps = self._count, self._fps
+        s = np.where(np.isnan(s), np.inf, s)          # searchsorted puts NaN after everything
+        k = np.clip(np.floor(np.clip(s * fps, -1.0, n + 1.0)) + 1, 0, n).astype(np.int64)
+
+        def before(i):  # frame i starts before s (or at it, inclusive)
+            ti = i / fps
+            return (ti <= s) if inclusive else (ti < s)
+
+        for _ in range(64):   # the estimate is off by at most a frame or two (rounding)
+            down = (k > 0) & ~before(k - 1)
+            up = (k < n) & before(np.minimum(k, n - 1)) & ~down
+            if not (down.any() or up.any()):
+                break
+            k = k - down + up
+        return k
+
+    # --- conversions -----------------------------------------------------------------------
     def frame_to_seconds(self, frame):
         """Start time of a frame; frame == frame_count maps to the duration (half-open ends)."""
-        f = np.asarray(frame)
-        ext = np.append(self.timestamps, self.duration)
-        out = ext[np.clip(f, 0, self.frame_count)]
-        return float(out) if out.ndim == 0 else out
+        out = self._ext(np.clip(np.asarray(frame), 0, self.frame_count))
+        return float(out) if np.ndim(out) == 0 else out
 
     def seconds_to_frame(self, seconds):
         """Index of the frame shown at a time (clamped into the video)."""
         s = np.asarray(seconds, dtype=np.float64)
-        idx = np.searchsorted(self.timestamps, s + 1e-9, side="right") - 1
+        idx = self._count_frames_before(s + 1e-9, inclusive=True) - 1
         idx = np.clip(idx, 0, max(0, self.frame_count - 1))
-        return int(idx) if idx.ndim == 0 else idx
+        return int(idx) if np.ndim(idx) == 0 else idx
 
     def seconds_to_boundary(self, seconds):
         """Nearest frame boundary (0..frame_count) to a time, for segment ends in [start, end)."""
         s = np.asarray(seconds, dtype=np.float64)
-        ext = np.append(self.timestamps, self.duration)
-        idx = np.searchsorted(ext, s, side="left")
-        idx = np.clip(idx, 0, len(ext) - 1)
-        prev = np.clip(idx - 1, 0, len(ext) - 1)
-        pick = np.where(np.abs(ext[prev] - s) <= np.abs(ext[idx] - s), prev, idx)
-        return int(pick) if pick.ndim == 0 else pick
+        n = self.frame_count
+        if self._timestamps is not None:
+            idx = np.searchsorted(np.append(self._timestamps, self.duration), s, side="left")
+        else:
+            idx = self._count_frames_before(s, inclusive=False)
+            idx = idx + ((idx == n) & (self.duration < s))     # the table's last entry: duration
+        idx = np.clip(idx, 0, n)
+        prev = np.clip(idx - 1, 0, n)
+        pick = np.where(np.abs(self._ext(prev) - s) <= np.abs(self._ext(idx) - s), prev, idx)
+        return int(pick) if np.ndim(pick) == 0 else pick
 
-    def snippet_to_frame(self, spec: FeatureSpec, snippet):
-        return self.seconds_to_boundary(spec.snippet_to_seconds(snippet))
-
-    def frame_to_snippet(self, spec: FeatureSpec, frame):
-        return spec.seconds_to_snippet(self.frame_to_seconds(frame))
+    @property
+    def mean_frame_seconds(self) -> float:
+        """How long a frame is shown on average (a tolerance of "half a frame" is half this)."""
+        return self.duration / self.frame_count if self.frame_count else 0.0
 
 
 def format_timecode(seconds: float) -> str:
@@ -156,6 +240,14 @@ def format_timecode(seconds: float) -> str:
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def format_duration(seconds: float) -> str:
+    """m:ss, or h:mm:ss past an hour: a length in a narrow column (the video list)."""
+    total = int(round(max(0.0, float(seconds))))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def parse_timecode(text: str) -> float:

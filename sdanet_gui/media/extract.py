@@ -118,7 +118,7 @@ def resample_plan(reader, spec) -> tuple[int, np.ndarray]:
     """(snippet count T, source frame index of each resampled frame [T * snippet_frames + 1])."""
     t = spec.snippet_count(reader.clock.duration)
     n = t * spec.stride_frames + max(0, spec.snippet_frames - spec.stride_frames) + 1
-    times = np.arange(n, dtype=np.float64) / spec.fps
+    times = spec.frame_seconds(np.arange(n))
     src = np.asarray(reader.clock.seconds_to_frame(times), dtype=np.int64)
     return t, src
 
@@ -165,6 +165,5 @@ def _run(reader, ext, progress, cancel) -> tuple[np.ndarray, np.ndarray, np.ndar
     frames.close()
     features = np.concatenate(feats, axis=0)
     start = spec.snippet_to_seconds(np.arange(t))
-    end = np.minimum(start + spec.snippet_frames / spec.fps, reader.clock.duration)
-    end = np.maximum(end, start)
+    end = spec.snippet_end_seconds(np.arange(t), reader.clock.duration)
     return features, np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)

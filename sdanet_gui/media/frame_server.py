@@ -27,11 +27,23 @@ Each idle decode is one frame, so a new request waits for at most one frame's de
 A decode that does not finish within `decode_timeout_s` (a damaged file, a decoder that hangs,
 the reader held by someone else) is reported through `on_error` by a watchdog thread, which then
 answers further requests with that error until the decode returns: the UI is told, never stuck.
+
+Proxy (given `proxy_dir`): a video larger than `proxy_box` gets a small short-GOP copy of itself
+(proxy.py: found in `proxy_dir` or built there by a low-priority child process, never waited
+for). Once it is ready, a request made while paused that the cache cannot answer is ALSO sent to
+the proxy thread, which decodes that frame from the proxy in about a millisecond and passes it to
+`on_frame` as a `ProxyFrame` (`is_proxy(frame)`: smaller than the video, frame-index exact),
+while the reader thread goes on decoding the full frame as above; when the playhead rests, that
+full frame follows through `on_frame` for the same index and replaces it. A proxy frame is only
+delivered while its index is the latest request and its full frame has not been delivered yet,
+so a proxy never replaces a full frame on screen. `cached`/`show` never return proxy frames.
+`proxy_state`, `proxy_bytes` report it; `close` cancels a build in progress.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Callable
@@ -40,6 +52,8 @@ import numpy as np
 
 from ..errors import UserError
 from .display_decoder import DisplayDecoder, fit_size
+from .proxy import OFF, ProxyService
+from .proxy_file import PROXY_BOX, ProxyFrame
 from .reader import VideoReader
 
 log = logging.getLogger(__name__)
@@ -59,6 +73,8 @@ class FrameServer:
                  display_size: tuple[int, int] | None = None,
                  scrub_radius_s: float = SCRUB_RADIUS_S,
                  decode_timeout_s: float = DECODE_TIMEOUT_S, decoder_threads: int = 0,
+                 proxy_dir: str | os.PathLike | None = None,
+                 proxy_box: tuple[int, int] = PROXY_BOX,
                  name: str = "frame-server"):
         self.reader = reader
         self.on_frame = on_frame
@@ -88,6 +104,16 @@ class FrameServer:
         self.served = 0
         self.dropped = 0
         self.read_ahead = 0
+        # which request is the latest and whether its full frame went out: read and set under
+        # _latest_lock (never held during a callback: the UI thread takes it); the two decoding
+        # threads hold _deliver_lock around "check, then on_frame", so a proxy frame can never
+        # follow the full frame of its request
+        self._latest_lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
+        self._latest: int | None = None
+        self._latest_full = False
+        self.proxy = None if proxy_dir is None else ProxyService(
+            reader.info, proxy_dir, self._deliver_proxy, box=proxy_box, name=f"{name}-proxy")
         if display_size is not None:
             self.set_display_size(*display_size)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -99,12 +125,19 @@ class FrameServer:
     def request(self, index: int) -> None:
         """Ask for frame `index`; returns immediately. A newer request replaces an unserved one."""
         index = min(max(int(index), 0), self.reader.frame_count - 1)
+        with self._latest_lock:
+            if index != self._latest:
+                self._latest, self._latest_full = index, False
+            proxy = not self._latest_full       # asked again after its full frame: no proxy
         with self._cond:
             if self._pending is not None:
                 self.dropped += 1
             self._pending = index
             self.requested += 1
             self._cond.notify()
+            playing = self._playing
+        if proxy and self.proxy is not None and not playing and self.proxy.ready:
+            self.proxy.want(index)
 
     def set_display_size(self, width: int | None, height: int | None = None) -> bool:
         """The size in device pixels the player shows frames at (None: full size). When the video
@@ -151,6 +184,8 @@ class FrameServer:
             if request:
                 self.request(index)
             return None
+        with self._latest_lock:
+            self._latest, self._latest_full = index, True
         with self._cond:
             self._last_served = index
             self._ahead_from = index
@@ -166,6 +201,19 @@ class FrameServer:
             self._speed = max(0.1, float(speed))
             self._touched = None
             self._cond.notify()
+        if playing and self.proxy is not None:
+            self.proxy.want(None)            # playback shows full frames only: no flicker
+
+    @property
+    def proxy_state(self) -> str:
+        """The proxy's state (proxy.py: off, looking, building, ready, not needed, failed,
+        cancelled)."""
+        return OFF if self.proxy is None else self.proxy.state
+
+    @property
+    def proxy_bytes(self) -> int:
+        """Disk bytes of this video's proxy (0 until it is ready)."""
+        return 0 if self.proxy is None else self.proxy.nbytes
 
     @property
     def last_served(self) -> int | None:
@@ -177,8 +225,20 @@ class FrameServer:
             self._pending = None
             self._cond.notify()
         self._halt.set()
+        if self.proxy is not None:
+            self.proxy.close(timeout)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+
+    def is_running(self) -> bool:
+        """The reader thread is alive (until close() has joined it)."""
+        return self._thread.is_alive()
+
+    @property
+    def display_decoded(self) -> int:
+        """Frames the display-size decoder has decoded so far (0 without one)."""
+        display = self._display
+        return display.decoded if display is not None else 0
 
     def __enter__(self) -> "FrameServer":
         return self
@@ -373,11 +433,27 @@ class FrameServer:
         self._last_served = index
         self._ahead_from = index
         self.served += 1
+        with self._deliver_lock:
+            with self._latest_lock:
+                if index == self._latest:
+                    self._latest_full = True
+            self._call_on_frame(index, frame)
+
+    def _call_on_frame(self, index: int, frame: np.ndarray) -> None:
         if self.on_frame is not None:
             try:
                 self.on_frame(index, frame)
             except Exception:  # noqa: BLE001 - a bug in the consumer must not kill the server
                 log.exception("on_frame callback failed for frame %d", index)
+
+    # --- proxy thread ----------------------------------------------------------------------------
+    def _deliver_proxy(self, index: int, frame: ProxyFrame) -> None:
+        """A proxy frame goes out only for the latest request, before its full frame, paused."""
+        with self._deliver_lock:
+            with self._latest_lock:
+                wanted = index == self._latest and not self._latest_full and not self._playing
+            if wanted:
+                self._call_on_frame(index, frame)
 
     def _full_size_frame(self, index: int) -> np.ndarray:
         """Full size: frame `index`. Paused and a little BEFORE the frame shown last (a playhead

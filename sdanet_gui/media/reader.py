@@ -50,6 +50,11 @@ class VideoReader:
         self.decoded_frames = 0
         self._key_index = np.searchsorted(info.pts, info.keyframe_pts)   # keyframes as frame indices
 
+    @property
+    def decode_lock(self) -> threading.RLock:
+        """Held by every decode: whoever holds it makes decodes wait (tests make a decode slow)."""
+        return self._lock
+
     # --- facts ---------------------------------------------------------------------------------
     @property
     def path(self) -> Path:

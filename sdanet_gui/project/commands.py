@@ -500,3 +500,65 @@ class SetReviewState(EditCommand):
             return []
         project.write_row("review", self.video_id, after)
         return [Change("review", self.video_id, before, after)]
+
+
+# --- in the reviewer's words ---------------------------------------------------------------------
+
+def describe(command: EditCommand, project: Project) -> str:
+    """What an applied command did, as the History panel shows it: class names and times in
+    hh:mm:ss.fff (the segment table's format), never frame numbers or internal ids.
+
+    `command.text` stays as it is (frames and ids: exact, for the edit log); this is for people.
+    Falls back to `command.text` for a command that was never applied."""
+    if not command.applied_once:
+        return command.text
+    seg_rows = [c for c in command.changes if c.table == "segments"]
+    names = {project.class_id(n): n for n in project.classes()}
+
+    def span(row) -> str:
+        a, b = project.frames_to_seconds(row["video_id"], row["start_frame"], row["end_frame"])
+        return f"{names.get(row['class_id'], '?')} {_time(a)}–{_time(b)}"
+
+    def at(video_id, frame) -> str:
+        return _time(project.frames_to_seconds(video_id, frame, frame)[0])
+
+    first = seg_rows[0] if seg_rows else None
+    many = len(seg_rows) > 1
+    if isinstance(command, AddSegment) and first is not None:
+        return f"Add {span(first.after)}"
+    if isinstance(command, DeleteSegments) and first is not None:
+        return f"Delete {len(seg_rows)} segments" if many else f"Delete {span(first.before)}"
+    if isinstance(command, MoveBoundary) and first is not None:
+        return (f"Move {command.side} of {span(first.before)} to "
+                f"{at(first.after['video_id'], first.after[command.side + '_frame'])}")
+    if isinstance(command, MoveSegment) and first is not None:
+        a0, _ = project.frames_to_seconds(first.before["video_id"], first.before["start_frame"], 0)
+        a1, _ = project.frames_to_seconds(first.after["video_id"], first.after["start_frame"], 0)
+        return f"Move {span(first.before)} by {a1 - a0:+.3f} s"
+    if isinstance(command, SplitSegment) and first is not None:
+        return f"Split {span(first.before)} at {at(first.before['video_id'], command.frame)}"
+    if isinstance(command, MergeWithNeighbour) and first is not None:
+        return f"Merge {span(first.before)} with the {command.direction} {names.get(first.before['class_id'])}"
+    if isinstance(command, Relabel) and first is not None:
+        return (f"Relabel {len(seg_rows)} segments as {command.label}" if many
+                else f"Relabel {span(first.before)} as {command.label}")
+    if isinstance(command, ConfirmSegments):
+        if not seg_rows:
+            return "Confirm (nothing to change)"
+        return f"Confirm {len(seg_rows)} segments" if many else f"Confirm {span(first.after)}"
+    if isinstance(command, AcceptPredictions):
+        if not seg_rows:
+            return "Accept (already accepted)"
+        return f"Accept {len(seg_rows)} predictions" if many else f"Accept {span(first.after)}"
+    if isinstance(command, ConfirmRange):
+        return (f"Confirm all in {at(command.video_id, command.start_frame)}–"
+                f"{at(command.video_id, command.end_frame)}")
+    if isinstance(command, SetReviewState) and command.state == "partial":
+        return f"Mark reviewed up to {at(command.video_id, command.reviewed_to)}"
+    return command.text
+
+
+def _time(seconds: float) -> str:
+    from ..data.units import format_timecode
+
+    return format_timecode(float(seconds))

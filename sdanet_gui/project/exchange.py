@@ -8,11 +8,14 @@ The file formats themselves (ActivityNet JSON, THUMOS14 txt, CSV, ELAN, W-TALC) 
   seconds kept per boundary, see store.py), THUMOS 'Ambiguous' spans become ambiguous spans,
   ActivityNet result files become the predicted segments of a new model version named
   "imported". Everything of one import happens in ONE transaction: a malformed file, or a
-  problem found half-way, leaves the project exactly as it was. Importing the same file again
-  adds nothing twice. `videos_dir` locates video files by name stem and gives those videos
-  their decoder clocks (probed before the transaction starts).
+  problem found half-way, leaves the project exactly as it was. Every instance of a file is
+  kept, exact duplicates too; importing the same file again adds nothing twice. Times far past
+  a video the project knows are refused with the row named. `videos_dir` locates video files
+  by name stem and gives those videos their decoder clocks (probed before the transaction
+  starts).
 - `export_annotations`: writes the human segments (optionally only reviewed material) in any
-  write format; the writers replace files atomically.
+  write format; a file is replaced atomically, a folder as one set that never overwrites what
+  this program did not write there (`data.export_folder`).
 
 Never imports Qt; never writes annotation files itself.
 """
@@ -21,12 +24,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..data.annotation_checks import check_span
 from ..data.structures import AnnotationSet, Segment, VideoAnnotation
+from ..data.units import constant_frame_to_seconds
 from ..errors import UserError
 from .store import Project
 
@@ -52,6 +58,8 @@ class ImportReport:
     located: list[str] = field(default_factory=list)
     clipped: int = 0          # segments (or predictions) that end after the end of their video
     clipped_outside: int = 0  # of those, how many start at or after its end (a one-frame stub)
+    labels_tidied: int = 0    # labels written with spaces around them (data/labels.py strips them)
+    videos: list[str] = field(default_factory=list)   # the file's videos, by name
 
     def warning(self) -> str | None:
         """What the user must be told about material that did not fit its video, or None.
@@ -85,6 +93,9 @@ class ImportReport:
         if self.clipped:
             parts.append(f"{self.clipped} clipped at the end of their video"
                          + (f" ({self.clipped_outside} start after it)" if self.clipped_outside else ""))
+        if self.labels_tidied:
+            parts.append(f"{self.labels_tidied} label{'s' if self.labels_tidied != 1 else ''} stored "
+                         "without the spaces around them")
         return f"imported {self.source} ({self.format}): " + ", ".join(parts)
 
 
@@ -124,6 +135,8 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
                 rec = project.find_video(name) or _add_video(project, name, report)
                 if not segs:
                     continue
+                _check_far_past(project, rec, path, segs)
+                report.labels_tidied += sum("label_as_written" in s.meta for s in segs)
                 _count_clipped(project, rec.id, [s.start for s in segs], [s.end for s in segs], report)
                 starts, ends = project.frames_for_import(rec.id, [s.start for s in segs],
                                                          [s.end for s in segs])
@@ -139,30 +152,54 @@ def import_annotations(project: Project, path: str | os.PathLike, *, as_predicti
         project.add_classes(aset.classes or aset.all_labels())
         project.add_classes(aset.all_labels())
         for name, va in aset.videos.items():
+            report.videos.append(name)
             rec = project.find_video(name)
             if rec is None:
                 rec = _add_video(project, name, report, va)
             elif va.subset and not rec.subset:
                 project.set_video_fields(rec.id, subset=va.subset)
-            have = {(s.label, s.import_start_s, s.import_end_s) for s in project.segments(rec.id)
-                    if s.provenance == "imported"}
+            _check_far_past(project, rec, path, va.segments, va.ambiguous)
+            report.labels_tidied += sum("label_as_written" in s.meta for s in va.segments)
+            # Every instance of the file is kept, exact duplicates too (ground truth repeats
+            # instances, and each counts in the mAP); what the project already holds from an
+            # earlier import is matched one for one, so importing the file again adds nothing.
+            have = Counter((s.label, s.import_start_s, s.import_end_s) for s in project.segments(rec.id)
+                           if s.provenance == "imported")
             rows = []
             for seg in va.segments:
                 key = (seg.label, float(seg.start), float(seg.end))
-                if key in have:
+                if have[key]:
+                    have[key] -= 1
                     report.skipped_duplicates += 1
                     continue
-                have.add(key)
                 rows.append(key)
             _count_clipped(project, rec.id, [r[1] for r in rows], [r[2] for r in rows], report)
             report.segments += len(project.add_imported_segments(rec.id, rows))
-            have_amb = {(a[2], a[3]) for a in project.ambiguous(rec.id)}
-            spans = [(float(a), float(b)) for a, b in va.ambiguous
-                     if (float(a), float(b)) not in have_amb]
+            have_amb = Counter((a[2], a[3]) for a in project.ambiguous(rec.id))
+            spans = []
+            for a, b in va.ambiguous:
+                key = (float(a), float(b))
+                if have_amb[key]:
+                    have_amb[key] -= 1
+                else:
+                    spans.append(key)
             report.ambiguous += project.add_ambiguous(rec.id, spans)
         _locate(project, probes, report)
         project.log_edit("import", "ImportAnnotations", report.summary(), [], [])
     return report
+
+
+def _check_far_past(project: Project, rec, path: Path, segments, ambiguous=()) -> None:
+    """Refuse material far past the end of a video whose extent the project knows (its decoded
+    frames, or a duration an earlier file gave): the readers checked the file against its own
+    durations only. Nearer overhangs are clipped and reported (`_count_clipped`)."""
+    if project.frame_limit(rec.id) is None:
+        return
+    duration = project.clock(rec.id).duration
+    for seg in segments:
+        check_span(seg.start, seg.end, path, seg.where or f"video {rec.name!r}", duration)
+    for a, b in ambiguous:
+        check_span(a, b, path, f"video {rec.name!r}, ambiguous interval", duration, what="interval")
 
 
 def _count_clipped(project: Project, video_id: int, starts, ends, report: ImportReport) -> None:
@@ -172,7 +209,7 @@ def _count_clipped(project: Project, video_id: int, starts, ends, report: Import
     if not len(ends) or project.frame_limit(video_id) is None:
         return
     clock = project.clock(video_id)
-    slack = 0.5 * clock.duration / max(clock.frame_count, 1)
+    slack = 0.5 * clock.mean_frame_seconds
     starts, ends = np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
     past = ends > clock.duration + slack
     report.clipped += int(np.count_nonzero(past))
@@ -228,7 +265,7 @@ def probe_for_project(path: str | os.PathLike) -> _Probe:
     fps = round(clock.average_fps, 9)   # 164 frames / 6.56 s is 24.999999999999996
     n = clock.frame_count
     ts = np.asarray(clock.timestamps, dtype=np.float64)
-    uniform = np.arange(n, dtype=np.float64) / fps
+    uniform = constant_frame_to_seconds(np.arange(n), fps)
     constant = bool(np.max(np.abs(ts - uniform)) <= CONSTANT_RATE_TOLERANCE_S)
     return _Probe(Path(path), fps, n, float(clock.duration), None if constant else ts,
                   fingerprint(path))
@@ -281,6 +318,45 @@ def attach_feature_file(project: Project, path: str | os.PathLike):
     return project.video(rec.id), added
 
 
+IMPORTED_FEATURES = "features/imported"   # inside the project: per-video files of imported sets
+
+
+def attach_feature_set(project: Project, path: str | os.PathLike, names, annotations=None,
+                       default_spec=None) -> dict:
+    """Give the project videos `names` the features a feature set holds for them (matched by
+    name): a per-video folder, an HDF5 set file or a W-TALC bundle (data/feature_sets.py;
+    `annotations` as there, for sets whose annotations are not beside them; `default_spec` fills
+    the frame rate and snippet length a set does not record, e.g. a W-TALC bundle). Each video's
+    features are written as a per-video feature file into the project
+    (`features/imported/<name>.h5`, the file the training and scoring read), and a video whose
+    extent is unknown gets that of its features. Returns {"attached": [names], "missing":
+    [names without features in the set]}; UserError naming the file when the set cannot be
+    read."""
+    import numpy as np
+
+    from ..data.feature_files import FeatureFile, write_feature_file
+    from ..data.feature_sets import load_feature_set
+
+    fs = load_feature_set(path, annotations=annotations, default_spec=default_spec)
+    by_name = {v.name: v for v in fs.videos}
+    folder = project.folder / IMPORTED_FEATURES
+    folder.mkdir(parents=True, exist_ok=True)
+    attached, missing = [], []
+    for name in names:
+        video = by_name.get(name)
+        if video is None:
+            missing.append(name)
+            continue
+        feats = np.asarray(video.features(), dtype=np.float32)
+        seconds = float(fs.spec.snippet_to_seconds(feats.shape[0]))
+        out = folder / f"{name.replace('/', '_').replace(os.sep, '_')}.h5"
+        write_feature_file(out, FeatureFile(name, feats, fs.spec, duration_s=seconds))
+        project.bound_duration(name, seconds)
+        project.set_video_fields(name, feature_ref=str(out.relative_to(project.folder)))
+        attached.append(name)
+    return {"attached": attached, "missing": missing}
+
+
 def video_file_status(project: Project, video: int | str) -> str:
     """'unlocated', 'missing' (file gone or moved), 'changed' (another file at that path) or 'ok'.
 
@@ -310,11 +386,15 @@ def _locate(project: Project, files: dict[str, Path], report: ImportReport) -> N
 # --- export ----------------------------------------------------------------------------------------
 
 def project_annotations(project: Project, *, only_reviewed: bool = False,
-                        video_names: list[str] | None = None) -> AnnotationSet:
+                        video_names: list[str] | None = None,
+                        include_empty_unreviewed: bool = False) -> AnnotationSet:
     """The project's human segments as plain seconds, ready for any writer.
 
     With `only_reviewed`, unreviewed videos are left out and a partially reviewed video keeps
-    only the segments that end inside its reviewed span [0, N).
+    only the segments that end inside its reviewed span [0, N). Without it, an unreviewed video
+    with no segment is still left out unless `include_empty_unreviewed`: written as a video with
+    no actions it would read as "nothing happens here" wherever the file is used as ground truth,
+    and nobody has looked.
     """
     with project.snapshot():
         records = project.videos() if video_names is None else [project.video(n) for n in video_names]
@@ -323,6 +403,8 @@ def project_annotations(project: Project, *, only_reviewed: bool = False,
             review = project.review_state(rec.id)
             span = project.reviewed_span(rec.id)
             if only_reviewed and span is None:
+                continue
+            if span is None and not include_empty_unreviewed and not project.segments(rec.id):
                 continue
             segs = []
             for s in project.segments(rec.id):
@@ -346,16 +428,22 @@ def project_annotations(project: Project, *, only_reviewed: bool = False,
 
 
 def export_annotations(project: Project, fmt: str, out: str | os.PathLike, *,
-                       only_reviewed: bool = False, video_names: list[str] | None = None) -> Path:
-    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path."""
+                       only_reviewed: bool = False, video_names: list[str] | None = None,
+                       include_empty_unreviewed: bool = False, force: bool = False) -> Path:
+    """Write the project's annotations as `fmt` (EXPORT_FORMATS) to `out`; returns the path.
+    (Which videos: project_annotations.)
+
+    A folder format never overwrites or deletes a file in `out` that this program did not write
+    there (`data.export_folder.ExportWouldOverwrite` names them) unless `force`."""
     from ..data import annotations as formats
 
     if fmt not in EXPORT_FORMATS:
         raise UserError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
-    aset = project_annotations(project, only_reviewed=only_reviewed, video_names=video_names)
+    aset = project_annotations(project, only_reviewed=only_reviewed, video_names=video_names,
+                               include_empty_unreviewed=include_empty_unreviewed)
     if not aset.videos:
         raise UserError(f"{project.folder}: nothing to export"
                         + (" (no video is marked reviewed)" if only_reviewed else ""),
                         path=project.folder)
     media = {n: v.meta["media_path"] for n, v in aset.videos.items() if "media_path" in v.meta}
-    return formats.save_annotations(aset, out, fmt, media_paths=media or None)
+    return formats.save_annotations(aset, out, fmt, media_paths=media or None, force=force)

@@ -10,7 +10,13 @@ read, what may teach the model:
     reviewed spans may the trainer treat the absence of a segment as background;
   - ambiguous spans (never background, never action), the class list, each video's frame clock
     (kind, fps, frame count, duration; per-frame timestamps for variable frame rate) and its
-    feature reference,
+    feature reference;
+  - per video what its review says nothing about: `classes_after_review`, the classes created
+    after it was last reviewed (the class record, schema version 2) and absent from it: its
+    reviewed span is no background for them; `unknown_classes`, the classes whose video-level
+    label is unknown: those, and in a video not reviewed to its end every class it has no
+    segment of (the rest of it may hold any). Fine-tuning masks these instead of reading
+    their absence as "not there";
 and stamps it with `Project.state_fingerprint()` so a result can say which state it learned from
 and `is_current()` can tell whether the project has changed since.
 
@@ -29,11 +35,11 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import UserError
+from .schema import HUMAN_PROVENANCES
 from .store import Project, now_iso
 
 MANIFEST_FORMAT = "sdanet-training-manifest"
-MANIFEST_VERSION = 1
-HUMAN_PROVENANCES = ("confirmed", "edited", "added", "accepted-prediction")
+MANIFEST_VERSION = 2   # 2: ManifestVideo.unknown_classes, .fully_reviewed
 
 
 @dataclass
@@ -63,6 +69,9 @@ class ManifestVideo:
     reviewed_spans_s: list[list[float]]
     segments: list[ManifestSegment] = field(default_factory=list)
     ambiguous_s: list[list[float]] = field(default_factory=list)
+    fully_reviewed: bool = False     # reviewed to its end: may be held out to measure a model
+    unknown_classes: list[str] = field(default_factory=list)
+    classes_after_review: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +134,8 @@ def freeze_manifest(project: Project, video_ids=None, *, trust_imported: bool = 
     provenances = HUMAN_PROVENANCES + (("imported",) if trust_imported else ())
     with project.snapshot():
         fingerprint = project.state_fingerprint()
+        classes = project.classes()
+        created = project.class_created()
         if video_ids is None:
             records = project.videos()
         else:
@@ -140,6 +151,18 @@ def freeze_manifest(project: Project, video_ids=None, *, trust_imported: bool = 
             if span is None and not segs and video_ids is None:
                 continue
             spans = [list(span)] if span else []
+            limit = project.frame_limit(rec.id)
+            whole = bool(span) and (review.state == "done" or (limit is not None and span[1] >= limit)
+                                    or (review.state == "unreviewed" and trust_imported))
+            have = {s.label for s in segs}
+            if review.modified:   # a class of the same instant counts as later (masked: the safe side)
+                after = [c for c in classes if c not in have and span and created.get(c) is not None
+                         and created[c] >= review.modified]
+            else:                 # trusted imported ground truth: its classes came with it
+                imported_at = max((s.modified for s in segs), default="")
+                after = [c for c in classes if c not in have and span and created.get(c) is not None
+                         and created[c] > imported_at]
+            unknown = [c for c in classes if c not in have and (not whole or c in after)]
             clock = project.clock(rec.id, covering=max([s.end_frame for s in segs] + [0]))
             spans_s = [[float(clock.frame_to_seconds(a)), float(clock.frame_to_seconds(b))]
                        for a, b in spans]
@@ -154,7 +177,6 @@ def freeze_manifest(project: Project, video_ids=None, *, trust_imported: bool = 
             videos.append(ManifestVideo(
                 rec.id, rec.name, rec.subset, rec.clock_kind, rec.fps, rec.frame_count,
                 rec.duration, timestamps, rec.feature_ref, review.state, spans, spans_s, msegs,
-                [[a[2], a[3]] for a in project.ambiguous(rec.id)]))
-        classes = project.classes()
+                [[a[2], a[3]] for a in project.ambiguous(rec.id)], whole, unknown, after))
     return Manifest(fingerprint, classes, videos, created=now_iso(), project=str(project.folder),
                     trust_imported=trust_imported)

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import sqlite3
 
+# Where a human segment comes from. The one definition: the timeline's drawing codes
+# (ui/review/kinds.py) and the training material (manifest.py) are derived from it.
 PROVENANCES = ("imported", "accepted-prediction", "edited", "added", "confirmed")
+# What a reviewer did, as opposed to what a file said ("imported"): what fine-tuning learns from.
+HUMAN_PROVENANCES = tuple(p for p in PROVENANCES if p != "imported")
 REVIEW_STATES = ("unreviewed", "partial", "done")
 CLOCK_KINDS = ("provisional", "decoded")
 
@@ -119,8 +123,15 @@ CREATE TABLE edit_log (
 );
 """
 
+# Version 2: when each class was created. A video reviewed before a class existed says nothing
+# about that class (fine-tuning masks it there, never treats it as absent); classes of an older
+# file keep NULL = "there from the start".
+_V2 = """
+ALTER TABLE classes ADD COLUMN created TEXT;    -- UTC ISO time the class was added, NULL: from the start
+"""
+
 # MIGRATIONS[i] upgrades version i -> i + 1 (version 0 = an empty file).
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: Tables whose content is the user's review work (compared whole by the undo tests).
@@ -145,7 +156,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for version in range(current, SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[version]):
+            for statement in statements(MIGRATIONS[version]):
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -155,7 +166,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return current
 
 
-def _statements(script: str):
+def statements(script: str):
     """Split a DDL script into statements (our DDL has no ';' inside strings or triggers)."""
     buf = []
     for line in script.splitlines():

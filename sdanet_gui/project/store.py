@@ -15,7 +15,8 @@ most the change in flight. A failed write (disk full, read-only folder) rolls ba
 
 Frame clocks: segments are frames on the video's frame index; seconds come only from
 `units.FrameClock` (`Project.clock(video)`): the decoder's per-frame timestamps when stored
-(variable frame rate), else a constant clock. A video known only from an annotation file or
+(variable frame rate), else a constant clock, which costs the same whatever the video's length
+(no table of frame times is built for it). A video known only from an annotation file or
 features has no decoder yet; it gets a *provisional* millisecond clock (1000 frames per second)
 so imported times keep 1 ms resolution (a round trip shifts nothing by more than 0.5 ms), and
 `locate_video()` later re-maps its segments onto the real frames. Imported seconds are also kept
@@ -43,7 +44,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..data.units import FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
+from ..data.labels import LabelError, describe, normalise_label
+from ..data.units import MAX_SECONDS, FrameClock, constant_frame_to_seconds, constant_seconds_to_boundary
 from ..errors import UserError
 from . import schema
 from .lock import ProjectLock
@@ -54,7 +56,9 @@ PROVISIONAL_FPS = 1000.0
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """UTC now, to the microsecond: a class created and a video reviewed one after the other
+    must stay in order (fine-tuning asks which came first; schema.py version 2)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 # --- records: plain snapshots of rows, never live objects --------------------------------------
@@ -294,10 +298,6 @@ class Project:
     def checkpoints_dir(self) -> Path:
         return self.folder / "checkpoints"
 
-    @property
-    def exports_dir(self) -> Path:
-        return self.folder / "exports"
-
     # --- transactions -------------------------------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
@@ -356,6 +356,11 @@ class Project:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("COMMIT")
 
+    def forget_clocks(self) -> None:
+        """Drop the cached frame clocks (they are rebuilt on the next use; a cold clock costs
+        what a first use costs)."""
+        self._clocks.clear()
+
     def _rollback(self) -> None:
         self._class_ids = None
         self._clocks.clear()
@@ -387,24 +392,47 @@ class Project:
         return [r[0] for r in self._query("SELECT name FROM classes ORDER BY position, id")]
 
     def add_classes(self, names: Iterable[str]) -> list[str]:
-        """Add the names not yet known (keeping order); return the full class list."""
+        """Add the names not yet known (keeping order); return the full class list.
+
+        A new name is stored as `data.labels.normalise_label` gives it (surrounding spaces
+        stripped, NFC) or refused with the reason (control characters, '/', too long, the
+        reserved 'Ambiguous'): so every export of the project reads back to the same classes."""
         with self.transaction() as c:
             known = set(self.classes())
             pos = c.execute("SELECT COALESCE(MAX(position), -1) FROM classes").fetchone()[0]
-            for name in names:
-                name = str(name)
-                if not name.strip():
-                    raise UserError(f"{self.folder}: a class name cannot be empty", path=self.folder)
+            for raw in names:
+                if raw in known:
+                    continue
+                try:
+                    name = normalise_label(raw)
+                except LabelError as exc:
+                    raise UserError(f"{self.folder}: class name {describe(raw)} {exc}",
+                                    path=self.folder) from None
                 if name not in known:
                     pos += 1
-                    c.execute("INSERT INTO classes(name, position) VALUES (?, ?)", (name, pos))
+                    c.execute("INSERT INTO classes(name, position, created) VALUES (?, ?, ?)",
+                              (name, pos, now_iso()))
                     known.add(name)
             self._class_ids = None
         return self.classes()
 
-    def add_class(self, name: str) -> int:
-        self.add_classes([name])
-        return self.class_id(name)
+    def class_created(self) -> dict[str, str | None]:
+        """{class: UTC ISO time it was added}; None for a class there from the start (a project
+        older than the record)."""
+        return dict(self._query("SELECT name, created FROM classes ORDER BY position, id"))
+
+    def remove_unused_class(self, name: str) -> bool:
+        """Delete class `name` when no human or predicted segment uses it (the default lane of a
+        new project, once a model brings its own classes); True when it was deleted."""
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM classes WHERE name = ?", (name,)).fetchone()
+            if row is None or c.execute(
+                    "SELECT 1 FROM segments WHERE class_id = ? UNION ALL "
+                    "SELECT 1 FROM predicted_segments WHERE class_id = ? LIMIT 1", (row[0], row[0])).fetchone():
+                return False
+            c.execute("DELETE FROM classes WHERE id = ?", (row[0],))
+            self._class_ids = None
+        return True
 
     def class_id(self, name: str) -> int:
         if self._class_ids is None:
@@ -412,6 +440,8 @@ class Project:
         try:
             return self._class_ids[name]
         except KeyError:
+            with contextlib.suppress(LabelError, KeyError):
+                return self._class_ids[normalise_label(name)]   # as add_classes stored it
             raise UserError(f"{self.folder}: unknown class {name!r} (known: "
                             f"{', '.join(self.classes()) or 'none'})", path=self.folder) from None
 
@@ -505,6 +535,24 @@ class Project:
         p = Path(rec.path)
         return p if p.is_absolute() else self.folder / p
 
+    def feature_file(self, video: int | str | VideoRecord) -> Path | None:
+        """The video's feature file (relative references resolve against the project folder), or
+        None when it has none. The file itself may be missing: callers check."""
+        rec = video if isinstance(video, VideoRecord) else self.video(video)
+        if not rec.feature_ref:
+            return None
+        p = Path(rec.feature_ref)
+        return p if p.is_absolute() else self.folder / p
+
+    def feature_files(self) -> dict[str, Path]:
+        """{video name: feature file} of the videos whose feature file exists (what can be scored)."""
+        out = {}
+        for rec in self.videos():
+            p = self.feature_file(rec)
+            if p is not None and p.is_file():
+                out[rec.name] = p
+        return out
+
     def set_video_fields(self, video: int | str, *, subset: str | None = None,
                          feature_ref: str | None = None, fingerprint: str | None = None) -> None:
         rec = self.video(video)
@@ -515,6 +563,19 @@ class Project:
                 c.execute("UPDATE videos SET feature_ref = ? WHERE id = ?", (feature_ref, rec.id))
             if fingerprint is not None:
                 c.execute("UPDATE videos SET fingerprint = ? WHERE id = ?", (fingerprint, rec.id))
+
+    def bound_duration(self, video: int | str, duration: float) -> bool:
+        """Give a video known only from a file without times to its end (provisional clock, no
+        duration) the extent `duration` s, e.g. that of its features; never shortens what its
+        segments need. True when the extent was set."""
+        rec = self.video(video)
+        if rec.clock_kind != "provisional" or rec.frame_count is not None or not duration > 0:
+            return False
+        count = max(frames_to_cover(float(duration), PROVISIONAL_FPS), self._max_frame(rec.id))
+        with self.transaction() as c:
+            c.execute("UPDATE videos SET duration = ?, frame_count = ? WHERE id = ?",
+                      (float(count / PROVISIONAL_FPS), int(count), rec.id))
+        return True
 
     def locate_video(self, video: int | str, path: str | os.PathLike, *, fps: float,
                      frame_count: int, duration: float | None = None,
@@ -581,9 +642,8 @@ class Project:
         elif count is None:  # extent unknown: cover every frame the project refers to
             clock = FrameClock.constant(fps, max(1, self._max_frame(vid), int(covering)))
         else:
-            clock = FrameClock.constant(fps, int(count))
-            if duration and kind == "decoded":
-                clock = FrameClock(clock.timestamps, float(duration))
+            clock = FrameClock.constant(fps, int(count),
+                                        float(duration) if duration and kind == "decoded" else None)
         self._clocks[vid] = clock
         while len(self._clocks) > 8:
             self._clocks.popitem(last=False)
@@ -615,6 +675,8 @@ class Project:
         boundaries). Scalars give ints; arrays give int64 arrays in one pass (a scored video's
         hundreds of predictions cost one clock look-up, not one per segment)."""
         vid = self._video_id(video)
+        self._check_seconds(vid, np.atleast_1d(np.asarray(start_s, dtype=np.float64)),
+                            np.atleast_1d(np.asarray(end_s, dtype=np.float64)))
         covering = 0
         if self.frame_limit(vid) is None:
             fps = self._query("SELECT fps FROM videos WHERE id = ?", (vid,))[0][0]
@@ -747,6 +809,7 @@ class Project:
         vid = self._video_id(video)
         starts = np.atleast_1d(np.asarray(start_s, dtype=np.float64))
         ends = np.atleast_1d(np.asarray(end_s, dtype=np.float64))
+        self._check_seconds(vid, starts, ends)
         limit = self.frame_limit(vid)
         covering = 0
         if limit is None and len(ends):
@@ -763,6 +826,16 @@ class Project:
         if np.ndim(start_s) == 0:
             return int(s[0]), int(e[0])
         return s, e
+
+    def _check_seconds(self, vid: int, *arrays) -> None:
+        """Times must be finite and at most MAX_SECONDS (the readers refuse worse with the row
+        named; this guards every other caller): frame arithmetic on 1e300 s means nothing."""
+        for a in arrays:
+            if a.size and not (np.all(np.isfinite(a)) and float(np.max(np.abs(a))) <= MAX_SECONDS):
+                bad = a[~(np.isfinite(a) & (np.abs(a) <= MAX_SECONDS))][0]
+                raise UserError(f"{self.folder}: a time of {bad:g} s for video "
+                                f"{self.video(vid).name!r} cannot be right (at most "
+                                f"{MAX_SECONDS / 3600:g} hours); nothing was changed", path=self.folder)
 
     def add_imported_segments(self, video: int | str, rows: Iterable[tuple[str, float, float]],
                               provenance: str = "imported") -> list[int]:
@@ -935,6 +1008,9 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
 
     The immutable view does not see a WAL left by a crashed writer that was never
     checkpointed; a cleanly closed project has none (close() checkpoints and truncates it).
+    A project killed while open and then copied to read-only media without its -shm file has
+    its latest changes only in that WAL: showing the older database would be silently wrong,
+    so that case is refused with a message saying what to do.
     """
     uri = db_path.resolve().as_uri()
     conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None,
@@ -946,6 +1022,12 @@ def _connect_read_only(db_path: Path) -> sqlite3.Connection:
         conn.close()
         if os.access(db_path.parent, os.W_OK):
             raise
+    wal = db_path.with_name(db_path.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        raise UserError(f"{db_path}: the project was not closed cleanly and its latest changes are "
+                        f"in {wal.name}, which cannot be read in this read-only folder without "
+                        f"{db_path.name}-shm; open the project once in a writable place (or copy "
+                        f"the folder there) to see them", path=db_path)
     conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None,
                            check_same_thread=False)
     conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()

@@ -12,6 +12,14 @@ File layout (torch.save of a dict): {"format": "sdanet-checkpoint", "version": 1
 "state_dict": {name: tensor}, "meta_json": str}. Written atomically (temp file + rename), so an
 interrupted save leaves the old file intact.
 
+Class growth (`grow_classes`): a checkpoint learns classes it was not trained on by getting
+rows in its class-indexed tensors. Which tensors those are is found from shapes alone, never
+from module names (the network's wiring may change): the caller passes the shapes a network for
+the new class count has (`reference_shapes`), and every tensor whose shape differs exactly in
+its first dimension, by the number of new classes, from C (class rows) or C + 1 (class rows
+then the background row) is grown; any other difference is refused. Old rows are kept as
+they are, the background row stays last.
+
 This module never builds a model (see `predict.load_model`) and never unpickles: loading goes
 through `torch.load(weights_only=True)` only.
 """
@@ -115,9 +123,47 @@ def load_checkpoint(path: str | Path) -> tuple[dict, CheckpointMeta]:
                         f"this program reads ({FORMAT_VERSION}); update sdanet-gui", path=path)
     try:
         meta = CheckpointMeta.from_json(payload["meta_json"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: checkpoint metadata is damaged ({exc})", path=path) from exc
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged ({str(exc)[:200]})", path=path) from exc
+    _check_meta(meta, path)
+    if not isinstance(payload.get("state_dict"), dict):
+        raise UserError(f"{path}: checkpoint holds no weights (state_dict)", path=path)
     return payload["state_dict"], meta
+
+
+def _check_meta(meta: CheckpointMeta, path: Path) -> None:
+    """The metadata must describe something buildable: a feature spec, a config, a class list.
+    Checked here, once, so a forged or damaged checkpoint is one sentence naming the file, not
+    an exception wherever the spec or config is first used."""
+    from .config import SDANetConfig
+
+    if not isinstance(meta.classes, list) or not meta.classes or \
+            not all(isinstance(c, str) for c in meta.classes):
+        raise UserError(f"{path}: checkpoint metadata is damaged (classes must be a non-empty list "
+                        f"of names)", path=path)
+    try:
+        meta.feature_spec
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged (feature spec: {str(exc)[:200]})",
+                        path=path) from exc
+    if not isinstance(meta.config, dict):
+        raise UserError(f"{path}: checkpoint metadata is damaged (config is not an object)", path=path)
+    try:
+        SDANetConfig.from_checkpoint(meta.config, source=f"{path} (config)")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: checkpoint metadata is damaged (config: {str(exc)[:200]})",
+                        path=path) from exc
+
+
+def load_weights(model, state_dict: dict, path: str | Path) -> None:
+    """`model.load_state_dict(state_dict)`; weights that do not fit the network are a UserError
+    naming the checkpoint (every place that loads a checkpoint's weights goes through here)."""
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: checkpoint weights do not fit the network its config describes "
+                        f"({first[:200]})", path=path) from exc
 
 
 def check_compatible(meta: CheckpointMeta, classes: Sequence[str], spec: FeatureSpec,
@@ -161,3 +207,57 @@ def state_hash(state_dict: dict) -> str:
         h.update(str(t.dtype).encode() + str(tuple(t.shape)).encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+NEW_ROWS = ("mean", "silent")
+SILENT_BIAS = -1.0e4   # a logit that never wins a softmax, and survives fp16 autocast
+
+
+def grow_classes(state: dict, classes: Sequence[str], new_classes: Sequence[str],
+                 reference_shapes: dict, *, new_rows: str = "mean", seed: int = 0) -> dict:
+    """`state` (a network for `classes`) made a network for `classes + new_classes`.
+
+    reference_shapes: {name: shape} of a network for the grown class list (same config/spec).
+    new_rows "mean": each new class row starts as the mean of the old class rows (weights and
+      biases) plus a little seeded noise (1 % of the rows' spread, so several new classes do not
+      start identical): a generic "some action" detector the training then specialises;
+    new_rows "silent": zero weights and a bias of SILENT_BIAS, so the grown network scores every
+      old class exactly as before and never predicts a new one (the "before" figure of a
+      fine-tuning run that adds classes: the base model cannot find them).
+    Returns a new state dict (the input is not changed); UserError when a tensor differs in
+    another way than class rows."""
+    import torch
+
+    if new_rows not in NEW_ROWS:
+        raise ValueError(f"new_rows must be one of {NEW_ROWS}, got {new_rows!r}")
+    c, k = len(classes), len(new_classes)
+    clash = sorted(set(classes) & set(new_classes))
+    if clash:
+        raise ValueError(f"new classes already in the class list: {clash[:3]}")
+    if set(state) != set(reference_shapes):
+        missing = sorted(set(reference_shapes) ^ set(state))
+        raise UserError(f"the checkpoint's tensors do not fit the network ({', '.join(missing[:3])})")
+    out = {}
+    for name, tensor in state.items():
+        want = tuple(reference_shapes[name])
+        have = tuple(tensor.shape)
+        if have == want:
+            out[name] = tensor.clone()
+            continue
+        if k == 0 or len(have) != len(want) or have[1:] != want[1:] or want[0] - have[0] != k \
+                or have[0] not in (c, c + 1):
+            raise UserError(f"cannot grow the checkpoint from {c} to {c + k} classes: tensor "
+                            f"{name} has shape {list(have)}, the network needs {list(want)}")
+        rows = tensor[:c].float()
+        if new_rows == "silent":
+            grown = torch.zeros((k,) + have[1:], dtype=torch.float32)
+            if len(have) == 1:   # a bias: the new classes' logits stay far below every other
+                grown.fill_(SILENT_BIAS)
+        else:
+            gen = torch.Generator().manual_seed(int(seed))
+            spread = rows.std(dim=0, unbiased=False) if c > 1 else rows.abs().mean(dim=0)
+            noise = torch.randn((k,) + have[1:], generator=gen) * (0.01 * spread)
+            grown = rows.mean(dim=0, keepdim=True).expand((k,) + have[1:]) + noise
+        grown = grown.to(tensor.dtype)
+        out[name] = torch.cat([tensor[:c], grown, tensor[c:]], dim=0)   # background row stays last
+    return out

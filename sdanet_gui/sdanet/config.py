@@ -407,6 +407,8 @@ def load_preset(name_or_path: str | Path) -> SDANetConfig:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError:
+        raise UserError(f"{source}: JSON nested too deeply to be a preset") from None
     if not isinstance(data, dict):
         raise UserError(f"{source}: a preset must be a JSON object of config sections")
     data = dict(data)

@@ -11,6 +11,10 @@ A batch (`make_batch`) is a dict of tensors:
   labels          float32 [B, C]      video-level multi-hot in the feature set's class order
   snippet_targets long    [B, T]      only when targets were given: -1 unknown, 0 background,
                                       c+1 class c (resampled with the same indices as features)
+  label_mask      bool    [B, C]      only when a video of the batch does not know some classes:
+                                      False where a video's label is unknown (a class created
+                                      after the video was reviewed, `UNLABELLED_KEY`); the
+                                      video-level losses leave those entries out, never negative
 Videos of the batch: the first 2 * same_class_pairs are pairs that share a class (as the family
 does), the rest are drawn uniformly.
 
@@ -32,6 +36,9 @@ import numpy as np
 from ..data.structures import FeatureSet, FeatureVideo
 from ..errors import UserError
 
+# VideoAnnotation.meta key: class names whose video-level label is unknown for that video
+UNLABELLED_KEY = "unlabelled_classes"
+
 
 @dataclass
 class TrainingVideos:
@@ -41,6 +48,7 @@ class TrainingVideos:
     features: list[np.ndarray]
     labels: np.ndarray
     snippet_targets: list[np.ndarray | None] = field(default_factory=list)
+    label_known: np.ndarray | None = None   # [N, C] bool; None: every label is known
 
     def __len__(self) -> int:
         return len(self.names)
@@ -71,7 +79,22 @@ class TrainingVideos:
                     raise UserError(f"snippet targets of video '{v.name}' have shape {tgt.shape}, "
                                     f"its features have {arr.shape[0]} snippets")
             targets.append(tgt)
-        return cls([v.name for v in videos], feats, feature_set.label_matrix(videos), targets)
+        return cls([v.name for v in videos], feats, feature_set.label_matrix(videos), targets,
+                   label_known(feature_set.classes, videos))
+
+
+def label_known(classes: Sequence[str], videos: Sequence[FeatureVideo]) -> np.ndarray | None:
+    """[N, C] bool: False where video n's label of class c is unknown (its annotation's
+    meta[UNLABELLED_KEY]); None when every label is known. A class a video has a segment of is
+    always known."""
+    index = {c: i for i, c in enumerate(classes)}
+    known = np.ones((len(videos), len(classes)), dtype=bool)
+    for row, v in enumerate(videos):
+        present = set(v.annotation.labels)
+        for name in v.annotation.meta.get(UNLABELLED_KEY, ()) if v.annotation.meta else ():
+            if name in index and name not in present:
+                known[row, index[name]] = False
+    return None if known.all() else known
 
 
 def resample_indices(length: int, max_seqlen: int, rng: np.random.Generator,
@@ -161,6 +184,10 @@ def make_batch(videos: TrainingVideos, indices: Sequence[int], max_seqlen: int,
     }
     if targets is not None:
         batch["snippet_targets"] = torch.from_numpy(targets)
+    if videos.label_known is not None:
+        known = videos.label_known[np.asarray(indices)]
+        if not known.all():
+            batch["label_mask"] = torch.from_numpy(known)
     return batch
 
 

@@ -5,20 +5,30 @@ here, so it must give the official ActivityNet evaluator's numbers (`eval_detect
 `compute_average_precision_detection`) while being fast enough to run after every validation.
 
 The algorithm, per class and per tIoU threshold t:
-  - predictions in descending score order; each is matched to the not yet matched ground-truth
-    segment of the same video with the highest tIoU, if that tIoU >= t (true positive), else it
-    is a false positive. Predictions in a video without ground truth of that class, including
-    videos absent from the ground truth, are false positives (as in the official code).
+  - predictions in the order `scores.argsort()[::-1]` gives (see ties below); each is matched
+    to the not yet matched ground-truth segment of the same video with the highest tIoU, if
+    that tIoU >= t (true positive), else it is a false positive. Predictions in a video without
+    ground truth of that class, including videos absent from the ground truth, are false
+    positives (as in the official code).
   - AP = VOC all-points interpolated precision/recall area; mAP = mean over the classes that have
     ground truth; classes without predictions get AP 0.
-Documented choices where the official code is undefined:
-  - exact score ties: stable order by input position (video order of the prediction mapping,
-    then list order). The official uses numpy's unstable `argsort()[::-1]`, whose tie order
-    depends on the array size and CPU; for distinct scores, and for exact duplicates, the
-    numbers are identical.
-  - equal-tIoU ground truths: the one earlier in the ground-truth order is taken first.
-  - tIoU of two zero-length segments is 0 (the official divides 0 by 0 and then counts the
-    NaN as a match).
+Where the official code's result depends on numpy's sort, we call the same sort on the same
+array, so the numbers are the official evaluator's on this machine, to the last bit:
+  - exact score ties: the official sorts a class's scores (in file order: video by video, list
+    order) with numpy's default `argsort()` and reverses it. That sort is not stable (on CPUs
+    with AVX-512 even arrays of five elements come out unstably), so we apply that very call to
+    that very array, once per class.
+  - equal-tIoU ground truths: the official tries a video's ground truths of the class (file
+    order) in `tiou.argsort()[::-1]` order. For a stable sort that takes the LATER of two equal
+    ones first; with numpy's SIMD sorts it depends on the whole array. For the few predictions
+    that have such a tie among their candidates we compute that same array and argsort, and
+    order the tied candidates as it does.
+  - 0/0: the official tIoU of a zero-length prediction with a zero-length ground truth (or of a
+    reversed prediction whose negative length cancels a ground truth's) is NaN, which no "<
+    threshold" test rejects and which numpy sorts first after the reversal: such a pair matches
+    at every threshold, and is tried first. We do the same (tIoU +inf internally). Predictions
+    that end before they start are scored like every other one (as false positives, unless
+    that 0/0 case applies).
   - times are compared in seconds, as in the official evaluator. The CO2-Net/DELU THUMOS14 code
     instead rounds the ground truth to the snippet grid (round(sec * 25 / 16)) and compares
     snippet indices, which moves its numbers slightly.
@@ -29,6 +39,7 @@ still-free ground truth; a proposal is final when (1) every earlier undecided pr
 (threshold, class, video) group proposed a different ground truth, or (2) no earlier undecided
 prediction of the group has that ground truth as a candidate at all. Either way the sequential
 loop would make the same choice; the rest retry next round (two or three rounds on THUMOS14).
+tests/sdanet/official_reference.py is the plain loop these numbers are checked against.
 
 What it must never do: import torch or read files (the CLI and the data layer do that).
 """
@@ -75,7 +86,8 @@ def tiou_key(t: float) -> str:
 
 
 def segment_iou(target: Sequence[float], candidates: np.ndarray) -> np.ndarray:
-    """tIoU of one [start, end] against [N, 2] candidates (the official formula and order)."""
+    """tIoU of one [start, end] against [N, 2] candidates (the official formula and order),
+    with 0/0 as 0 (a similarity; the matching itself keeps the official NaN rule)."""
     candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, 2)
     inter = (np.minimum(target[1], candidates[:, 1]) - np.maximum(target[0], candidates[:, 0])).clip(0)
     union = (candidates[:, 1] - candidates[:, 0]) + (target[1] - target[0]) - inter
@@ -84,11 +96,21 @@ def segment_iou(target: Sequence[float], candidates: np.ndarray) -> np.ndarray:
 
 def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     """VOC 2011 all-points interpolated AP (the official `interpolated_prec_rec`)."""
-    mprec = np.hstack([[0.0], precision, [0.0]])
-    mrec = np.hstack([[0.0], recall, [1.0]])
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-    idx = np.where(mrec[1:] != mrec[:-1])[0] + 1
-    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+    return float(interpolated_ap_rows(np.asarray(precision)[None], np.asarray(recall)[None])[0])
+
+
+def interpolated_ap_rows(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """`interpolated_ap` of each row of [K, N] precision / recall at once. Each row's sum is
+    taken over exactly the terms the official code sums, in its order, so the numbers are
+    its numbers to the last bit."""
+    k = precision.shape[0]
+    mprec = np.concatenate([np.zeros((k, 1)), precision, np.zeros((k, 1))], axis=1)
+    mrec = np.concatenate([np.zeros((k, 1)), recall, np.ones((k, 1))], axis=1)
+    mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
+    step = mrec[:, 1:] - mrec[:, :-1]
+    terms = step * mprec[:, 1:]
+    changed = mrec[:, 1:] != mrec[:, :-1]
+    return np.array([np.sum(terms[i][changed[i]]) for i in range(k)], dtype=np.float64)
 
 
 @dataclass
@@ -183,6 +205,8 @@ def _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end, prune=Tru
         lo_t = float(min(g_start.min(), p_start.min()))
         span = float(max(g_end.max(), p_end.max()) - lo_t) + float(length.max()) + 10.0
         n_grp = int(max(g_group.max(), p_group.max())) + 1
+        prune = bool(np.isfinite(span * (n_grp + 1) * 4.0))  # keys near the float limit: no pruning
+    if prune:
         maxlen = np.zeros(n_grp)
         np.maximum.at(maxlen, g_group, length)
         g_key = g_group * span + (g_start - lo_t)
@@ -206,82 +230,223 @@ def _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end, prune=Tru
     return pair_p, pair_g
 
 
+def _official_tiou(p_start, p_end, g_start, g_end) -> np.ndarray:
+    """The official tIoU, elementwise: 0/0 is NaN, a negative union gives -0.0."""
+    inter = (np.minimum(p_end, g_end) - np.maximum(p_start, g_start)).clip(0)
+    union = (g_end - g_start) + (p_end - p_start) - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / union
+
+
+def _zero_union_pairs(deg, p_group, p_start, p_end, g_group, g_start, g_end):
+    """(prediction, ground truth) pairs whose union is exactly 0: a prediction of length <= 0
+    with a ground truth of the opposite length in its group (both zero-length, or a reversed
+    prediction cancelling a ground truth). The official tIoU of these is 0/0 = NaN."""
+    by_key: dict = {}
+    for g in range(len(g_group)):
+        by_key.setdefault((int(g_group[g]), float(g_end[g] - g_start[g])), []).append(g)
+    pp, gg = [], []
+    for p in deg.tolist():
+        hits = by_key.get((int(p_group[p]), -float(p_end[p] - p_start[p])), ())
+        pp += [p] * len(hits)
+        gg += hits
+    return np.asarray(pp, dtype=np.int64), np.asarray(gg, dtype=np.int64)
+
+
+def _order_ties_officially(pair_p, pair_g, iou, p_group, p_start, p_end, g_group, g_start, g_end):
+    """Pairs sorted by (prediction, -tIoU): where a prediction has candidates of exactly equal
+    tIoU, reorder its run as the official `tiou.argsort()[::-1]` tries them (that argsort over
+    all ground truths of its class and video, in ground-truth order). In place; rare."""
+    tied = (pair_p[1:] == pair_p[:-1]) & (iou[1:] == iou[:-1])
+    if not tied.any():
+        return
+    members = np.argsort(g_group, kind="stable")          # ground truths by group, file order
+    first = np.searchsorted(g_group[members], np.arange(int(g_group.max()) + 2))
+    position = np.empty(len(g_group), dtype=np.int64)      # index within its group
+    position[members] = np.arange(len(g_group)) - first[g_group[members]]
+    for p in np.unique(pair_p[1:][tied]).tolist():
+        grp = int(p_group[p])
+        group = members[first[grp]:first[grp + 1]]
+        tiou = _official_tiou(p_start[p], p_end[p], g_start[group], g_end[group])
+        official = np.empty(len(group), dtype=np.int64)
+        official[tiou.argsort()[::-1]] = np.arange(len(group))
+        lo, hi = np.searchsorted(pair_p, [p, p + 1])
+        run = lo + np.lexsort((official[position[pair_g[lo:hi]]], -iou[lo:hi]))
+        pair_g[lo:hi], iou[lo:hi] = pair_g[run], iou[run]
+
+
+def _best_first(pair_p, pair_g, iou):
+    """Pairs grouped by prediction (ascending, as given) with each prediction's candidates by
+    descending tIoU. Most predictions have a single candidate; only runs of several are sorted."""
+    if len(pair_p) < 2:
+        return pair_p, pair_g, iou
+    same = pair_p[1:] == pair_p[:-1]
+    multi = np.zeros(len(pair_p), dtype=bool)
+    multi[1:] |= same
+    multi[:-1] |= same
+    idx = np.flatnonzero(multi)
+    if len(idx):
+        order = idx[np.lexsort((-iou[idx], pair_p[idx]))]
+        pair_g, iou = pair_g.copy(), iou.copy()
+        pair_g[idx], iou[idx] = pair_g[order], iou[order]
+    return pair_p, pair_g, iou
+
+
 def match_predictions(p_group, p_start, p_end, g_group, g_start, g_end, tious) -> np.ndarray:
     """The greedy matching for many independent groups at once.
 
-    Predictions must already be in matching order (descending score, ties resolved) and carry a
-    group id (class x video); a prediction can only match ground truth of its own group.
+    Predictions must already be in matching order (the official score order) and carry a group
+    id (class x video); a prediction can only match ground truth of its own group, and ground
+    truths are tried in the official order (module docstring).
     p_*: [P], g_*: [G], tious: [K] -> tp [K, P] bool.
     """
     tious = np.asarray(tious, dtype=np.float64)
     k_n, p_n, g_n = len(tious), len(p_group), len(g_group)
-    tp = np.zeros((k_n, p_n), dtype=bool)
     if p_n == 0 or g_n == 0 or k_n == 0:
-        return tp
-    pair_p, pair_g = _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end,
-                                      prune=bool(tious.min() > 0))
-    tt1 = np.maximum(p_start[pair_p], g_start[pair_g])
-    tt2 = np.minimum(p_end[pair_p], g_end[pair_g])
-    inter = (tt2 - tt1).clip(0)
-    union = (g_end[pair_g] - g_start[pair_g]) + (p_end[pair_p] - p_start[pair_p]) - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        return np.zeros((k_n, p_n), dtype=bool)
+    prune = bool(tious.min() > 0)
+    pair_p, pair_g = _candidate_pairs(p_group, p_start, p_end, g_group, g_start, g_end, prune=prune)
+    deg = np.flatnonzero(p_end - p_start <= 0)
+    if prune and len(deg):
+        # a prediction of length <= 0 overlaps nothing: its only candidates are the 0/0 pairs
+        is_deg = np.zeros(p_n, dtype=bool)
+        is_deg[deg] = True
+        keep = ~is_deg[pair_p]
+        zp, zg = _zero_union_pairs(deg, p_group, p_start, p_end, g_group, g_start, g_end)
+        pair_p = np.concatenate([pair_p[keep], zp])
+        pair_g = np.concatenate([pair_g[keep], zg])
+        by_p = np.argsort(pair_p, kind="stable")      # grouped by prediction again
+        pair_p, pair_g = pair_p[by_p], pair_g[by_p]
+    iou = _official_tiou(p_start[pair_p], p_end[pair_p], g_start[pair_g], g_end[pair_g])
+    iou = np.where(np.isnan(iou), np.inf, iou)   # 0/0 passes every threshold, tried first
     keep = iou >= tious.min()
     pair_p, pair_g, iou = pair_p[keep], pair_g[keep], iou[keep]
-    # Order once by (prediction rank, best tIoU, ground-truth order), then replicate per
-    # threshold (a pair exists at threshold k if iou >= t_k): np.nonzero keeps that order per k.
-    order = np.lexsort((pair_g, -iou, pair_p))
-    pair_p, pair_g, iou = pair_p[order], pair_g[order], iou[order]
+    # Order once by (prediction rank, best tIoU, the official order among equal tIoU), then
+    # replicate per threshold (a pair exists at threshold k if iou >= t_k): np.nonzero keeps
+    # that order per k.
+    pair_p, pair_g, iou = _best_first(pair_p, pair_g, iou)
+    _order_ties_officially(pair_p, pair_g, iou, p_group, p_start, p_end, g_group, g_start, g_end)
     kk, idx = np.nonzero(iou[None, :] >= tious[:, None])
-    pp, gg = pair_p[idx], pair_g[idx]
-    grp = kk * (int(p_group.max()) + 1) + p_group[pp]
-    pred_done = np.zeros((k_n, p_n), dtype=bool)
-    gt_locked = np.zeros((k_n, g_n), dtype=bool)
+    # flat keys: (threshold, prediction) also ranks predictions within a threshold, and
+    # (threshold, ground truth) / (threshold, group) name what a prediction competes for
+    n_groups = int(p_group.max()) + 1
+    kp = kk * p_n + pair_p[idx]
+    kg = kk * g_n + pair_g[idx]
+    grp = kk * n_groups + p_group[pair_p[idx]]
+    del kk, idx
+    done = np.zeros(k_n * p_n, dtype=bool)        # matched (true positive) at that threshold
+    locked = np.zeros(k_n * g_n, dtype=bool)
+    unset = k_n * p_n
     # scratch arrays (lowest rank claiming a ground truth / hitting a conflict), reset each round
-    claim = np.full(k_n * g_n, p_n, dtype=np.int64)
-    first_dup = np.full(k_n * (int(p_group.max()) + 1), p_n, dtype=np.int64)
-    while len(kk):
-        alive = ~pred_done[kk, pp] & ~gt_locked[kk, gg]
+    claim = np.full(k_n * g_n, unset, dtype=np.int64)
+    first_dup = np.full(k_n * n_groups, unset, dtype=np.int64)
+    while len(kp):
+        alive = ~(done[kp] | locked[kg])
         if not alive.all():
-            kk, pp, gg, grp = kk[alive], pp[alive], gg[alive], grp[alive]
-            if not len(kk):
+            kp, kg, grp = kp[alive], kg[alive], grp[alive]
+            if not len(kp):
                 break
         # each prediction's best free ground truth: the first pair of its (k, p) run
-        head = np.empty(len(kk), dtype=bool)
+        head = np.empty(len(kp), dtype=bool)
         head[0] = True
-        np.not_equal(pp[1:], pp[:-1], out=head[1:])
-        head[1:] |= kk[1:] != kk[:-1]
-        hk, hp, hg, hgrp = kk[head], pp[head], gg[head], grp[head]
+        np.not_equal(kp[1:], kp[:-1], out=head[1:])
+        hp, hg, hgrp = kp[head], kg[head], grp[head]
         # A prediction's best free ground truth is final (1) if every earlier undecided
         # prediction of its group asked for another ground truth this round (they take theirs
         # and nothing else), or (2) if no earlier undecided prediction has it as a candidate.
-        flat = hk * g_n + hg
-        np.minimum.at(claim, flat, hp)
-        dup = hp > claim[flat]
-        claim[flat] = p_n
+        np.minimum.at(claim, hg, hp)
+        dup = hp > claim[hg]
+        claim[hg] = unset
         if dup.any():
             np.minimum.at(first_dup, hgrp[dup], hp[dup])
             accept = hp < first_dup[hgrp]
-            first_dup[hgrp[dup]] = p_n
-            flat_all = kk * g_n + gg
-            np.minimum.at(claim, flat_all, pp)
-            accept |= claim[flat] == hp
-            claim[flat_all] = p_n
-        else:
-            accept = np.ones(len(hp), dtype=bool)
-        ak, ap_, ag = hk[accept], hp[accept], hg[accept]
-        tp[ak, ap_] = True
-        pred_done[ak, ap_] = True
-        gt_locked[ak, ag] = True
-    return tp
+            first_dup[hgrp[dup]] = unset
+            np.minimum.at(claim, kg, kp)
+            accept |= claim[hg] == hp
+            claim[kg] = unset
+            hp, hg = hp[accept], hg[accept]
+        done[hp] = True
+        locked[hg] = True
+    return done.reshape(k_n, p_n)
 
 
-def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
-                  tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
-                  classes: Sequence[str] | None = None) -> DetectionResult:
-    """ActivityNet detection mAP of `preds` (video -> segments with scores, seconds) against
-    every video of `gt` (apply `gt.subset(name)` first). Ambiguous intervals and segments
-    labelled 'Ambiguous' are not ground truth. `classes` fixes the order of the per-class
-    columns; only classes with ground truth are evaluated and averaged."""
+def official_score_order(p_lab: np.ndarray, p_score: np.ndarray) -> np.ndarray:
+    """Indices grouped by class (ascending), within a class in the official order: numpy's
+    default argsort of the class's scores (input order), reversed (module docstring)."""
+    by_class = np.argsort(p_lab, kind="stable")
+    bounds = np.flatnonzero(np.diff(p_lab[by_class])) + 1
+    parts = [idx[np.argsort(p_score[idx])[::-1]] for idx in np.split(by_class, bounds)]
+    return np.concatenate(parts) if parts else by_class
+
+
+@dataclass
+class DetectionMatches:
+    """The greedy matching of predictions to ground truth, before any AP is computed.
+
+    Predictions are in matching order (by class, then the official evaluator's score order,
+    `official_score_order`); `tp[k, p]` says whether prediction p is a true positive at tiou_thresholds[k].
+    Matching is decided within one (class, video) group, so it does not depend on which other
+    videos are evaluated: `average_precision(video_weights)` gives the AP of any multiset of the
+    videos (a video counted w times) from the same matching, which is what a bootstrap over
+    videos needs (sdanet/held_out.py)."""
+
+    tiou_thresholds: np.ndarray
+    classes: list[str]                 # evaluated classes (those with ground truth), in order
+    videos: list[str]                  # video index -> name (ground-truth videos first)
+    tp: np.ndarray                     # [K, P] bool
+    pred_class: np.ndarray             # [P] class index, sorted ascending
+    pred_video: np.ndarray             # [P] video index
+    gt_class: np.ndarray               # [G] class index
+    gt_video: np.ndarray               # [G] video index
+    predictions_outside_gt: int = 0
+
+    def average_precision(self, video_weights: np.ndarray | None = None) -> np.ndarray:
+        """AP [K, C] (C = len(classes)); `video_weights` [V] counts each video that many times
+        (None: once). A class whose weighted ground truth is 0 gets AP NaN; classes without
+        predictions but with ground truth get 0."""
+        k_n, n_c, n_v = len(self.tiou_thresholds), len(self.classes), len(self.videos)
+        w = np.ones(max(n_v, 1)) if video_weights is None else np.asarray(video_weights, np.float64)
+        return weighted_average_precision(self, w[None, :])[0] if k_n and n_c else np.zeros((k_n, n_c))
+
+
+def weighted_average_precision(matches: DetectionMatches, weights: np.ndarray) -> np.ndarray:
+    """AP [R, K, C] of `matches` for R video weightings at once (`weights` [R, V]).
+
+    Counting a prediction w times at one score is the same as w tied copies in a row: inside a
+    run of true positives the precision only grows and inside a run of false positives the
+    recall does not move, so the interpolated (all-points) area is that of the run's last point.
+    NaN where a weighting leaves a class without ground truth."""
+    weights = np.asarray(weights, dtype=np.float64)
+    r_n = weights.shape[0]
+    k_n, n_c = len(matches.tiou_thresholds), len(matches.classes)
+    ap = np.zeros((r_n, k_n, n_c))
+    npos = np.zeros((r_n, n_c))
+    for c in range(n_c):
+        npos[:, c] = weights[:, matches.gt_video[matches.gt_class == c]].sum(axis=1)
+    bounds = np.searchsorted(matches.pred_class, np.arange(n_c + 1))
+    for c in range(n_c):
+        a, b = bounds[c], bounds[c + 1]
+        if b == a:
+            continue
+        w = weights[:, matches.pred_video[a:b]]                       # [R, n]
+        tp = matches.tp[:, a:b].astype(np.float64)                    # [K, n]
+        tp_cum = np.cumsum(w[:, None, :] * tp[None], axis=2)          # [R, K, n]
+        all_cum = np.cumsum(w, axis=1)[:, None, :]                    # [R, 1, n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(all_cum > 0, tp_cum / np.maximum(all_cum, 1e-300), 0.0)
+            recall = tp_cum / np.maximum(npos[:, c, None, None], 1e-300)
+            # all-points interpolation: the best precision at this or any later point
+            envelope = np.maximum.accumulate(precision[..., ::-1], axis=2)[..., ::-1]
+            steps = np.diff(recall, axis=2, prepend=0.0)
+            ap[..., c] = (steps * envelope).sum(axis=2)
+    ap[np.broadcast_to((npos == 0)[:, None, :], ap.shape)] = np.nan
+    return ap
+
+
+def match_detections(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
+                     tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
+                     classes: Sequence[str] | None = None) -> DetectionMatches:
+    """The matching `detection_map` scores (same arguments; see DetectionMatches)."""
     tious = np.asarray(list(tiou_thresholds), dtype=np.float64)
     present = {s.label for v in gt.videos.values() for s in v.segments
                if s.label.lower() not in AMBIGUOUS_LABELS}
@@ -292,31 +457,42 @@ def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
     video_index: dict[str, int] = {}
     g_vid, g_lab, g_s, g_e = _gt_arrays(gt, class_index, video_index)
     p_vid, p_lab, p_s, p_e, p_score, outside = _pred_arrays(preds, class_index, video_index)
-    n_c, n_v = len(eval_classes), max(1, len(video_index))
-    # matching order: by class, then descending score, ties by input position
-    p_order = np.lexsort((np.arange(len(p_score)), -p_score, p_lab))
+    n_v = max(1, len(video_index))
+    p_order = official_score_order(p_lab, p_score)
     p_vid, p_lab, p_s, p_e = p_vid[p_order], p_lab[p_order], p_s[p_order], p_e[p_order]
     tp = match_predictions(p_lab * n_v + p_vid, p_s, p_e, g_lab * n_v + g_vid, g_s, g_e, tious)
+    names = [""] * len(video_index)
+    for name, i in video_index.items():
+        names[i] = name
+    return DetectionMatches(tious, eval_classes, names, tp, p_lab, p_vid, g_lab, g_vid, outside)
+
+
+def detection_map(gt: AnnotationSet, preds: Mapping[str, Sequence[Segment]],
+                  tiou_thresholds: Iterable[float] = THUMOS_TIOUS,
+                  classes: Sequence[str] | None = None) -> DetectionResult:
+    """ActivityNet detection mAP of `preds` (video -> segments with scores, seconds) against
+    every video of `gt` (apply `gt.subset(name)` first). Ambiguous intervals and segments
+    labelled 'Ambiguous' are not ground truth. `classes` fixes the order of the per-class
+    columns; only classes with ground truth are evaluated and averaged."""
+    m = match_detections(gt, preds, tiou_thresholds, classes)
+    tious, n_c = m.tiou_thresholds, len(m.classes)
+    npos = np.bincount(m.gt_class, minlength=n_c)
+    bounds = np.searchsorted(m.pred_class, np.arange(n_c + 1))
     ap = np.zeros((len(tious), n_c))
-    npos = np.bincount(g_lab, minlength=n_c)
-    bounds = np.searchsorted(p_lab, np.arange(n_c + 1))
     for c in range(n_c):
         a, b = bounds[c], bounds[c + 1]
         if b == a or npos[c] == 0:
             continue
-        tp_c = tp[:, a:b].astype(np.float64)
-        tp_cum = np.cumsum(tp_c, axis=1)
-        fp_cum = np.cumsum(1.0 - tp_c, axis=1)
-        recall = tp_cum / float(npos[c])
-        precision = tp_cum / (tp_cum + fp_cum)
-        for k in range(len(tious)):
-            ap[k, c] = interpolated_ap(precision[k], recall[k])
-    m = ap.mean(axis=1) if n_c else np.zeros(len(tious))
+        # counts are whole numbers, exact in float64: tp + fp at rank i is i (as the official's)
+        tp_cum = np.cumsum(m.tp[:, a:b], axis=1, dtype=np.int64).astype(np.float64)
+        fp_cum = np.arange(1, b - a + 1, dtype=np.float64) - tp_cum
+        ap[:, c] = interpolated_ap_rows(tp_cum / (tp_cum + fp_cum), tp_cum / float(npos[c]))
+    mean = ap.mean(axis=1) if n_c else np.zeros(len(tious))
     return DetectionResult(
-        tiou_thresholds=tious, map=m, ap=ap, classes=eval_classes,
-        average_map=float(m.mean()) if len(m) else 0.0,
-        num_ground_truth={c: int(npos[i]) for i, c in enumerate(eval_classes)},
-        num_predictions=int(len(p_score)), predictions_outside_gt=int(outside))
+        tiou_thresholds=tious, map=mean, ap=ap, classes=m.classes,
+        average_map=float(mean.mean()) if len(mean) else 0.0,
+        num_ground_truth={c: int(npos[i]) for i, c in enumerate(m.classes)},
+        num_predictions=int(len(m.pred_class)), predictions_outside_gt=int(m.predictions_outside_gt))
 
 
 def classification_map(gt_labels: np.ndarray, scores: np.ndarray) -> float:

@@ -72,13 +72,20 @@ def topk_pool(cas: Tensor, mask: Tensor, k_div: float) -> Tensor:
     return torch.where(take, vals, torch.zeros_like(vals)).sum(dim=1) / k.view(-1, 1).to(cas.dtype)
 
 
-def mil_loss(cas: Tensor, labels: Tensor, mask: Tensor, k_div: float, background: float) -> Tensor:
+def mil_loss(cas: Tensor, labels: Tensor, mask: Tensor, k_div: float, background: float,
+             label_mask: Tensor | None = None) -> Tensor:
     """Top-k multiple-instance classification loss (CO2-Net `topkloss`).
 
     cas [B, T, C+1] logits, labels [B, C] multi-hot; the background label is `background`
     (1 for the raw CAS, 0 for the suppressed one). Labels are normalised to sum 1.
+    label_mask [B, C] bool (optional): False where a video's label is unknown; that class is
+    left out of the video's softmax, so it is neither pushed up nor down (never a negative).
     """
     pooled = topk_pool(cas, mask, k_div)                                      # [B, C+1]
+    if label_mask is not None:
+        background_known = torch.ones_like(label_mask[:, :1], dtype=torch.bool)
+        keep = torch.cat([label_mask.to(torch.bool), background_known], dim=-1)
+        pooled = pooled.masked_fill(~keep, _NEG)
     bg = torch.full_like(labels[:, :1], float(background))
     target = torch.cat([labels, bg], dim=-1)
     target = target / (target.sum(dim=-1, keepdim=True) + 1e-4)
@@ -305,13 +312,17 @@ def compute_losses(out: SDANetOutput, batch: dict, cfg: SDANetConfig) -> dict[st
     """Every active loss term (unweighted) and "total" = sum(weight * term).
 
     batch: features [B, T, D], mask [B, T] bool, labels [B, C] float multi-hot, optional
-    snippet_targets [B, T] long. A term is active when its weight is > 0 and, for module losses,
+    snippet_targets [B, T] long and label_mask [B, C] bool (False: label unknown, see
+    mil_loss). A term is active when its weight is > 0 and, for module losses,
     its module is on (and applicable: similarity needs >= 2 modalities).
     """
     w, on, tr = cfg.loss, cfg.modules, cfg.train
     mask = batch.get("mask")
     mask = out.mask if mask is None else mask.to(torch.bool)
     labels = batch["labels"].to(out.cas.dtype if out.cas.is_floating_point() else torch.float32)
+    label_mask = batch.get("label_mask")
+    if label_mask is not None:
+        label_mask = label_mask.to(out.cas.device)
     terms: dict[str, Tensor] = {}
     weights: dict[str, float] = {}
 
@@ -329,8 +340,8 @@ def compute_losses(out: SDANetOutput, batch: dict, cfg: SDANetConfig) -> dict[st
             cas_supp = suppress(out.cas, out.attention, mask, w.suppress_min)
         return cas_supp
 
-    add("mil", w.mil, lambda: mil_loss(out.cas, labels, mask, tr.topk_divisor, 1.0))
-    add("mil_supp", w.mil_supp, lambda: mil_loss(supp(), labels, mask, tr.topk_divisor, 0.0))
+    add("mil", w.mil, lambda: mil_loss(out.cas, labels, mask, tr.topk_divisor, 1.0, label_mask))
+    add("mil_supp", w.mil_supp, lambda: mil_loss(supp(), labels, mask, tr.topk_divisor, 0.0, label_mask))
     add("co_activity", w.co_activity, lambda: co_activity_loss(
         out.features.detach() if w.co_activity_detach else out.features, supp(), labels, mask,
         tr.same_class_pairs, w.co_activity_margin))

@@ -24,7 +24,7 @@ import numpy as np
 from ..data.structures import FeatureSet, FeatureVideo, Segment
 from ..data.units import FeatureSpec
 from ..errors import Cancelled, UserError
-from .checkpoint import CheckpointMeta, check_compatible, load_checkpoint
+from .checkpoint import CheckpointMeta, check_compatible, load_checkpoint, load_weights
 from .device import DevicePlan, choose_device
 
 
@@ -55,12 +55,7 @@ def load_model(path: str | Path, device: str | DevicePlan | None = None):
     state, meta = load_checkpoint(path)
     plan = device if isinstance(device, DevicePlan) else choose_device(device)
     model = build_model(meta.config, meta.feature_spec, len(meta.classes))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UserError(f"{path}: checkpoint weights do not fit the network its config describes "
-                        f"({first[:200]})", path=path) from exc
+    load_weights(model, state, path)
     model.to(plan.device).eval()
     return model, meta
 

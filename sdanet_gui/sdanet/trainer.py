@@ -42,8 +42,8 @@ import numpy as np
 from ..data.structures import FeatureSet, FeatureVideo
 from ..errors import Cancelled, UserError
 from . import distributed as dist_util
-from .checkpoint import CheckpointMeta, check_compatible, data_fingerprint, load_checkpoint, \
-    save_checkpoint, state_hash
+from .checkpoint import (CheckpointMeta, check_compatible, data_fingerprint, load_checkpoint, load_weights,
+                         save_checkpoint, state_hash)
 from .dataset import FamilySampler, TrainingVideos, make_batch, split_validation
 from .device import choose_device
 
@@ -198,14 +198,7 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
         state, pmeta = load_checkpoint(init_checkpoint)
         check_compatible(pmeta, feature_set.classes, feature_set.spec, path=init_checkpoint,
                          data=f"the data ({feature_set.source or 'feature set'})")
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise UserError(f"{init_checkpoint}: its weights do not fit the network this config "
-                            f"describes ({first[:160]}); train with the checkpoint's own config "
-                            f"(`sdanet finetune`) or matching --set model.* values",
-                            path=init_checkpoint) from exc
+        load_weights(model, state, init_checkpoint)
         parent = {"path": str(init_checkpoint), "weights": state_hash(state)[:16],
                   "data_fingerprint": pmeta.data_fingerprint, "step": pmeta.step}
     model.to(plan.device)

@@ -1,7 +1,7 @@
 """Where is the model unsure? Rank predicted segments and their boundaries for human review.
 
 Why: a reviewer's time is best spent where SDANet is least sure, not in time order. The review
-queue (ui/review_queue.py) walks the items this module ranks, most uncertain first.
+queue (ui/review/review_queue.py) walks the items this module ranks, most uncertain first.
 
 Inputs (one video; T snippets on the grid of a `units.FeatureSpec`, C classes):
   scores             [T, C] per-class scores in 0..1 on the display scale

@@ -99,7 +99,7 @@ def test_thumos_files(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(["Jump_test.txt", "High Jump_test.txt", "Swim_test.txt", "Ambiguous_test.txt",
                             "Jump_validation.txt", "High Jump_validation.txt", "Swim_validation.txt",
-                            "Ambiguous_validation.txt", "detclasslist.txt"])
+                            "Ambiguous_validation.txt", "detclasslist.txt", ".sdanet-export.json"])
     assert (out / "Jump_test.txt").read_text() == "clip_a 1.0 3.0\nclip_a 2.5 4.0\n"
     assert (out / "High Jump_test.txt").read_text() == "clip_a 5.0 6.2504\n"
     assert (out / "Ambiguous_test.txt").read_text() == "clip_a 8.0 9.0\n"

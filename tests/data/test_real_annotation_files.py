@@ -1,4 +1,4 @@
-"""The real annotation files of ../shared/data/annotations load with the counts SOURCES.md
+"""The real annotation files of tests/assets/annotations load with the counts SOURCES.md
 states, and go out through every writer and back in without losing or shifting a segment."""
 
 from __future__ import annotations

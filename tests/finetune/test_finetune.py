@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from sdanet_gui import cli
+from sdanet_gui.data.structures import FeatureVideo, VideoAnnotation
 from sdanet_gui.data.synthetic import make_synthetic, write_synthetic
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
 from sdanet_gui.sdanet.checkpoint import load_checkpoint, state_hash
 from sdanet_gui.sdanet.config import SDANetConfig, apply_overrides, load_preset
-from sdanet_gui.sdanet.finetune import finetune_feature_set, snippet_targets_from_segments, split_holdout
+from sdanet_gui.sdanet.finetune import (finetune_feature_set, held_out_count,
+                                       snippet_targets_from_segments, split_holdout)
 from sdanet_gui.sdanet.trainer import train
 
 torch.set_num_threads(1)
@@ -56,17 +58,27 @@ def test_segments_label_by_snippet_centre_and_conflicting_classes_are_unknown():
         snippet_targets_from_segments(SPEC, 6, [("zzz", 0.0, S)], [], CLASSES)
 
 
-def test_the_held_out_split_is_seeded_at_least_one_video_and_never_trained():
+def test_the_held_out_split_takes_only_fully_reviewed_videos_seeded_and_never_trained():
     fs = make_synthetic(seed=0, num_classes=3, dim=4, train_videos=11, test_videos=0,
                         min_snippets=20, max_snippets=30)
     videos = fs.by_subset("train")
     tr, held = split_holdout(videos, 0.2, seed=3)
-    assert len(held) == 2 and not {v.name for v in tr} & {v.name for v in held}
+    # 20 % of 11 is 2, but 3 are held out while that leaves 3 to train on: enough to decide on
+    assert len(held) == 3 and not {v.name for v in tr} & {v.name for v in held}
     assert len(tr) + len(held) == len(videos)
     assert [v.name for v in split_holdout(videos, 0.2, seed=3)[1]] == [v.name for v in held]
+    assert [held_out_count(n, 0.2) for n in (0, 1, 2, 4, 5, 6, 10, 40)] == [0, 0, 1, 1, 2, 3, 3, 8]
     assert len(split_holdout(videos[:2], 0.01, seed=0)[1]) == 1
-    with pytest.raises(UserError, match="at least 2 videos"):
-        split_holdout(videos[:1], 0.2, seed=0)
+    # partly reviewed videos are never held out: they train
+    full = [v.name for v in videos[:4]]
+    tr, held = split_holdout(videos, 0.2, seed=3, candidates=full)
+    assert len(held) == 1 and held[0].name in full and len(tr) == 10
+    assert split_holdout(videos, 0.2, seed=3, candidates=[])[1] == []
+    # one video: it trains, nothing is held out (nothing to decide on)
+    assert [len(x) for x in split_holdout(videos[:1], 0.2, seed=0)] == [1, 0]
+    bare = FeatureVideo("bare", VideoAnnotation("bare"), num_snippets=20)
+    with pytest.raises(UserError, match="none of the 1 videos has segments"):
+        split_holdout([bare], 0.2, seed=0)
 
 
 # --- the core: parent, figures, determinism ---------------------------------------------------------
@@ -91,9 +103,9 @@ def test_finetune_records_parent_and_held_out_figures_and_repeats_exactly(tmp_pa
     assert state_hash(state) == a.weights_hash
     assert meta.parent["path"] == str(base) and meta.parent["weights"] == first.weights_hash[:16]
     f = meta.metrics["finetune"]
-    assert len(f["held_out"]) == 2 and not set(f["held_out"]) & set(f["train_videos"])
+    assert len(f["held_out"]) == 3 and not set(f["held_out"]) & set(f["train_videos"])
     assert all(n.startswith("syn_train_") for n in f["held_out"] + f["train_videos"])
-    assert meta.metrics["train_videos"] == len(f["train_videos"]) == 8
+    assert meta.metrics["train_videos"] == len(f["train_videos"]) == 7
     for key in ("before", "after"):
         assert 0.0 <= f[key]["average_mAP"] <= 1.0 and len(f[key]["mAP"]) == 7
     assert meta.config["loss"]["snippet"] == 1.0
@@ -125,7 +137,7 @@ def test_cli_finetunes_a_feature_folder_and_prints_before_and_after(tmp_path, ca
     code, text, stderr = _main(capsys, "finetune", "--ckpt", base, "--data", data, "--subset", "train",
                                "--steps", 3, "--seed", 2, "--out", out)
     assert code == 0, stderr[-2000:]
-    assert "held-out before" in text and "held-out after" in text and "8 trained on, 2 held out" in text
+    assert "held-out before" in text and "held-out after" in text and "7 trained on, 3 held out" in text
     _, meta = load_checkpoint(out)
     f = meta.metrics["finetune"]
     shown = [ln for ln in text.splitlines() if ln.startswith("held-out after")][0]

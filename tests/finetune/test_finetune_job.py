@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sdanet_gui.project.finetune_job import FINAL_TYPES, FinetuneRequest, start_job
+from sdanet_gui.jobs.finetune_job import FINAL_TYPES, FinetuneRequest, start_job
 from sdanet_gui.sdanet.checkpoint import load_checkpoint
 
 LONG = 100_000      # steps: far more than a test waits for; every run here ends by request

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 
+from sdanet_gui.sdanet.device import cpu_bf16_supported
 from sdanet_gui.data.feature_files import FeatureFile, write_feature_file
 from sdanet_gui.data.feature_sets import load_feature_set
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
 from sdanet_gui.project.commands import SetReviewState
-from sdanet_gui.project.finetune_job import FinetuneRequest, run_job
+from sdanet_gui.jobs.finetune_job import FinetuneRequest, run_job
 from sdanet_gui.project.manifest import Manifest, freeze_manifest
-from sdanet_gui.project.training_set import REPLAY_PREFIX, build_training_set
+from sdanet_gui.jobs.training_set import REPLAY_PREFIX, build_training_set
 from sdanet_gui.sdanet.checkpoint import load_checkpoint
 from sdanet_gui.sdanet.finetune import finetune_feature_set
 
@@ -50,8 +51,10 @@ def test_project_run_trains_bit_identically_to_the_subset_path_and_reports_in_or
     assert steps[0] == 1 and steps[-1] == 4 and steps == sorted(steps)
     started, before, after, done = msgs[0], msgs[1], msgs[-2], msgs[-1]
     assert (before["phase"], after["phase"]) == ("before", "after")
-    assert started["device"] == "cpu" and started["amp"] is False and started["steps"] == 4
-    assert len(started["held_out"]) == 1 and len(started["train_videos"]) == 5
+    # mixed precision on the CPU exactly where it multiplies bf16 natively (device.py)
+    assert started["device"] == "cpu" and started["amp"] is cpu_bf16_supported() and started["steps"] == 4
+    # 6 fully reviewed videos: 3 held out (enough to decide on), 3 trained on
+    assert len(started["held_out"]) == 3 and len(started["train_videos"]) == 3
     assert not set(started["held_out"]) & set(started["train_videos"])
     progress = next(m for m in msgs if m["type"] == "progress")
     assert {"total", "snippet", "mil"} <= set(progress["losses"]) and progress["total"] == 4
@@ -69,6 +72,15 @@ def test_project_run_trains_bit_identically_to_the_subset_path_and_reports_in_or
     assert metrics["steps_done"] == 4 and metrics["held_out"] == started["held_out"]
     state, meta = load_checkpoint(out)
     assert meta.metrics["finetune"]["after"] == metrics["after"]
+    # how far the figure can be trusted: what it rests on and a bootstrap interval over videos
+    report = metrics["held_out_report"]
+    assert report["videos"] == 3 and report["names"] == started["held_out"]
+    assert report["segments"] == started["held_out_segments"] > 0
+    assert report["before"] == pytest.approx(before["average_mAP"])
+    assert report["after"] == pytest.approx(after["average_mAP"])
+    lo, hi = report["interval"]
+    assert -1.0 <= lo <= hi <= 1.0 and report["interval_of"] == "after - before"
+    assert metrics["classes"] == started["classes"] == meta.classes and metrics["new_classes"] == []
 
     # the same material through `sdanet finetune --subset` (all videos of 'train', reviewed
     # whole) with the same seed gives the same weights, tensor for tensor
@@ -158,7 +170,7 @@ def test_missing_feature_files_and_wrong_dims_are_refused_naming_the_file(ft_wor
     assert not out.exists()
 
 
-def test_replay_videos_train_with_video_labels_only(ft_world, ft, tmp_path):
+def test_replay_videos_join_the_training_and_are_never_held_out(ft_world, ft, tmp_path):
     from sdanet_gui.data.synthetic import write_synthetic
 
     replay = write_synthetic(tmp_path / "replay", train_videos=3, test_videos=1, **ft.SYN)
@@ -166,11 +178,17 @@ def test_replay_videos_train_with_video_labels_only(ft_world, ft, tmp_path):
     ts = build_training_set(Manifest.read(ft_world["manifest"]), meta.classes, meta.feature_spec,
                             replay=str(replay))
     assert [v.name for v in ts.replay] == [f"{REPLAY_PREFIX}syn_train_{i:04d}" for i in range(3)]
-    assert set(ts.snippet_targets()) == {v.name for v in ts.videos}   # no targets for replay
+    assert [v.name for v in ts.replay_test] == [f"{REPLAY_PREFIX}syn_test_0000"]
+    assert set(ts.snippet_targets()) == {v.name for v in ts.videos}   # the corrected videos'
     msgs = _run(FinetuneRequest(str(ft_world["manifest"]), str(ft_world["base"]),
                                 str(tmp_path / "r.pt"), steps=2, replay=str(replay)))
     assert msgs[0]["replay_videos"] == 3 and msgs[-1]["type"] == "done", msgs[-1]
-    assert msgs[-1]["metrics"]["replay_videos"] == 3
+    assert msgs[0]["replay"] == str(replay)
+    metrics = msgs[-1]["metrics"]
+    assert metrics["replay_videos"] == 3 and not set(metrics["held_out"]) & {v.name for v in ts.replay}
+    # the base's own test figure before and after: how much it forgot
+    base_test = metrics["base_test"]
+    assert base_test["videos"] == 1 and 0.0 <= base_test["before"] <= 1.0 and 0.0 <= base_test["after"] <= 1.0
 
 
 # --- failures: one final message, nothing at out_checkpoint ----------------------------------------
@@ -225,7 +243,7 @@ def test_failures_are_classified_by_what_the_user_can_do_about_them(tmp_path):
     import errno
 
     from sdanet_gui.atomic import write_bytes
-    from sdanet_gui.project.finetune_job import _final_for
+    from sdanet_gui.jobs.finetune_job import _final_for
     from sdanet_gui.sdanet.trainer import TrainingDiverged
 
     req = FinetuneRequest("m.json", "base.pt", str(tmp_path / "out.pt"))

@@ -33,7 +33,7 @@ def test_engine_layers_import_without_qt(layer):
 
 
 def test_gui_entry_does_not_import_torch_or_decord_at_start():
-    code = ("import sys; import sdanet_gui.app, sdanet_gui.ui.main_window;"
+    code = ("import sys; import sdanet_gui.app, sdanet_gui.ui.shell.main_window;"
             "bad = [k for k in ('torch', 'decord', 'av', 'cv2', 'h5py') if k in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     r = _run("-c", code)
@@ -94,6 +94,7 @@ def test_wheel_carries_model_and_resources(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "sdanet_gui/model/presets/thumos14.json" in names
     assert "sdanet_gui/resources/__init__.py" in names
+    assert not [n for n in names if n.startswith("tests/") or "mmaction2__" in n]  # no test files
     target = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                        capture_output=True, text=True, timeout=300)

@@ -132,7 +132,7 @@ def test_damaged_file_at_display_size_serves_up_to_the_damage_and_goes_idle(vide
             assert got.frames[27].shape == (180, 320, 3)
             server.request(10_000)                           # clamped to the last decodable frame
             assert wait_for(lambda: all(server.cached(i) is not None for i in range(28)))
-            before = server._display.decoded
+            before = server.display_decoded
             time.sleep(0.3)
-            assert server._display.decoded == before         # read-ahead ended, no busy loop
+            assert server.display_decoded == before         # read-ahead ended, no busy loop
             assert not got.errors

@@ -144,7 +144,7 @@ def test_close_joins_the_reader_thread(reader):
     server = FrameServer(reader)
     server.request(10)
     server.close()
-    assert not server._thread.is_alive()
+    assert not server.is_running()
 
 
 def test_show_returns_cached_frames_at_once_and_requests_the_rest(reader, wait_for):

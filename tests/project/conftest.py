@@ -54,3 +54,69 @@ def _make_project_fixture():
 @pytest.fixture(name="run_child")
 def _run_child_fixture():
     return run_child
+
+
+class UndoPath:
+    """The review window's undo path without its widgets: the real QUndoStack and the editor's
+    `push_edit` / ProjectUndoCommand adapter (ui/review/editing.py), so these tests cover the
+    stack users undo on. A refused edit (which the window reports in its status bar) is raised
+    here, after the stack has handled it as the window's would."""
+
+    def __init__(self, project):
+        from PySide6.QtGui import QUndoStack
+
+        self.project = project
+        self.stack = QUndoStack()
+        self.refused: list[Exception] = []
+
+    def _run(self, fn) -> bool:
+        from sdanet_gui.errors import UserError
+
+        try:
+            fn()
+            return True
+        except UserError as exc:
+            self.refused.append(exc)
+            return False
+
+    def _raise_refusal(self, before: int) -> None:
+        if len(self.refused) > before:
+            raise self.refused[-1]
+
+    def push(self, command):
+        from sdanet_gui.ui.review.editing import push_edit
+
+        before = len(self.refused)
+        push_edit(self.stack, command, self.project, self._run, lambda: None)
+        self._raise_refusal(before)
+        return command
+
+    def undo(self) -> None:
+        before = len(self.refused)
+        self.stack.undo()
+        self._raise_refusal(before)
+
+    def redo(self) -> None:
+        before = len(self.refused)
+        self.stack.redo()
+        self._raise_refusal(before)
+
+    def __len__(self) -> int:
+        return self.stack.index()   # steps that can be undone
+
+    @property
+    def can_undo(self) -> bool:
+        return self.stack.canUndo()
+
+    @property
+    def can_redo(self) -> bool:
+        return self.stack.canRedo()
+
+    @property
+    def undo_text(self) -> str:
+        return self.stack.undoText()
+
+
+@pytest.fixture
+def undo_path():
+    return UndoPath

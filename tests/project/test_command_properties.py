@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from sdanet_gui.errors import UserError
 from sdanet_gui.project import commands as C
-from sdanet_gui.project.history import History
 from sdanet_gui.project.schema import PROVENANCES
 
 LABELS = ["Diving", "HighJump", "LongJump", "Unknown"]
@@ -81,7 +80,7 @@ def check_invariants(project):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
-def test_random_edits_undo_and_redo_exactly(make_project, data):
+def test_random_edits_undo_and_redo_exactly(make_project, data, undo_path):
     # Memory-backed folder when there is one: this test is about exact undo, not about fsync
     # (durability is test_durability's job), and hundreds of fsyncs would dominate its time.
     shm = Path("/dev/shm")
@@ -90,7 +89,7 @@ def test_random_edits_undo_and_redo_exactly(make_project, data):
     try:
         # a decoded 500-frame video and a provisional (millisecond) one
         videos = [project.video("clip_a"), project.video("clip_b")]
-        history = History(project)
+        history = undo_path(project)
         states = [project.dump_human_tables()]
         for _ in range(data.draw(st.integers(1, 20), label="steps")):
             before = project.dump_human_tables()

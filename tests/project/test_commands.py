@@ -9,15 +9,14 @@ from sdanet_gui.project.commands import (AcceptPredictions, AddSegment, ConfirmR
                                          ConfirmSegments, DeleteSegments, MergeWithNeighbour,
                                          MoveBoundary, MoveSegment, Relabel, SetReviewState,
                                          SplitSegment)
-from sdanet_gui.project.history import History
 
 
 def frames(project, video="clip_a"):
     return [(s.label, s.start_frame, s.end_frame, s.provenance) for s in project.segments(video)]
 
 
-def test_drag_the_end_of_the_first_segment_two_frames_right_then_undo(project):
-    h = History(project)
+def test_drag_the_end_of_the_first_segment_two_frames_right_then_undo(project, undo_path):
+    h = undo_path(project)
     first = project.segments("clip_a")[0]
     before = project.dump_human_tables()
     h.push(MoveBoundary(first.id, "end", first.end_frame + 1))
@@ -26,7 +25,7 @@ def test_drag_the_end_of_the_first_segment_two_frames_right_then_undo(project):
     seg = project.segment(first.id)
     assert seg.end_frame == first.end_frame + 2 and seg.provenance == "edited"
     assert seg.import_end_s is None and seg.import_start_s == 1.0
-    assert h.undo_text.startswith("Move end of segment")
+    assert h.undo_text == "Move end of Diving 00:00:01.000–00:00:03.000 to 00:00:03.080"  # in words
     h.undo()
     assert project.dump_human_tables() == before
     assert not h.can_undo and h.can_redo
@@ -34,8 +33,8 @@ def test_drag_the_end_of_the_first_segment_two_frames_right_then_undo(project):
     assert project.segment(first.id).end_frame == first.end_frame + 2
 
 
-def test_a_drag_back_to_where_it_started_is_one_step_that_undo_reverts_to_imported(project):
-    h = History(project)
+def test_a_drag_back_to_where_it_started_is_one_step_that_undo_reverts_to_imported(project, undo_path):
+    h = undo_path(project)
     first = project.segments("clip_a")[0]
     h.push(MoveBoundary(first.id, "start", first.start_frame + 3))
     h.push(MoveBoundary(first.id, "start", first.start_frame))
@@ -44,8 +43,8 @@ def test_a_drag_back_to_where_it_started_is_one_step_that_undo_reverts_to_import
     assert project.segment(first.id) == first
 
 
-def test_dragging_two_different_boundaries_gives_two_steps(project):
-    h = History(project)
+def test_dragging_two_different_boundaries_gives_two_steps(project, undo_path):
+    h = undo_path(project)
     first = project.segments("clip_a")[0]
     h.push(MoveBoundary(first.id, "start", first.start_frame + 1))
     h.push(MoveBoundary(first.id, "end", first.end_frame + 1))
@@ -55,8 +54,8 @@ def test_dragging_two_different_boundaries_gives_two_steps(project):
     assert project.segment(first.id).start_frame == first.start_frame + 4
 
 
-def test_invalid_edits_raise_and_change_nothing(project):
-    h = History(project)
+def test_invalid_edits_raise_and_change_nothing(project, undo_path):
+    h = undo_path(project)
     a = project.video("clip_a")
     segs = project.segments(a.id)
     before = project.dump_human_tables()
@@ -81,8 +80,8 @@ def test_invalid_edits_raise_and_change_nothing(project):
     assert len(h) == 0
 
 
-def test_split_then_merge_then_relabel_keeps_provenance_and_source(project):
-    h = History(project)
+def test_split_then_merge_then_relabel_keeps_provenance_and_source(project, undo_path):
+    h = undo_path(project)
     first = project.segments("clip_a")[0]          # Diving [25, 75) imported
     cmd = h.push(SplitSegment(first.id, 50))
     new_id = cmd.changes[1].key
@@ -105,8 +104,8 @@ def test_split_then_merge_then_relabel_keeps_provenance_and_source(project):
     assert frames(project)[0] == ("Diving", 25, 75, "imported")
 
 
-def test_merge_with_previous_and_next_neighbour_of_the_same_class(project):
-    h = History(project)
+def test_merge_with_previous_and_next_neighbour_of_the_same_class(project, undo_path):
+    h = undo_path(project)
     segs = project.segments("clip_a")              # Diving [25,75), HighJump, Diving [250,300)
     h.push(MergeWithNeighbour(segs[2].id, "previous"))
     assert frames(project) == [("Diving", 25, 300, "edited"), ("HighJump", 125, 187, "imported")]
@@ -115,8 +114,8 @@ def test_merge_with_previous_and_next_neighbour_of_the_same_class(project):
     assert [s.id for s in project.segments("clip_a")] == [segs[0].id, segs[1].id]
 
 
-def test_confirm_and_accept_predictions(project):
-    h = History(project)
+def test_confirm_and_accept_predictions(project, undo_path):
+    h = undo_path(project)
     a = project.video("clip_a")
     first = project.segments(a.id)[0]
     h.push(ConfirmSegments([first.id]))
@@ -135,8 +134,8 @@ def test_confirm_and_accept_predictions(project):
     assert edited.provenance == "edited" and edited.source_prediction_id == pred.id
 
 
-def test_confirm_all_in_a_range(project):
-    h = History(project)
+def test_confirm_all_in_a_range(project, undo_path):
+    h = undo_path(project)
     a = project.video("clip_a")
     mv = project.model_versions()[0]
     cmd = h.push(ConfirmRange(a.id, 0, 320, model_version_id=mv.id, min_score=0.5))
@@ -150,8 +149,8 @@ def test_confirm_all_in_a_range(project):
     assert {s.provenance for s in project.segments(a.id)} == {"imported"}
 
 
-def test_review_state_up_to_a_frame_then_done_then_undo(project):
-    h = History(project)
+def test_review_state_up_to_a_frame_then_done_then_undo(project, undo_path):
+    h = undo_path(project)
     a = project.video("clip_a")
     h.push(SetReviewState(a.id, "partial", 200))
     assert project.reviewed_span(a.id) == (0, 200)
@@ -164,8 +163,8 @@ def test_review_state_up_to_a_frame_then_done_then_undo(project):
     assert project.reviewed_span(a.id) is None
 
 
-def test_each_edit_is_in_the_edit_log_and_delete_undo_restores_the_same_row(project):
-    h = History(project)
+def test_each_edit_is_in_the_edit_log_and_delete_undo_restores_the_same_row(project, undo_path):
+    h = undo_path(project)
     seg = project.segments("clip_a")[1]
     cmd = h.push(DeleteSegments([seg.id]))
     entry = project.edit_log(1)[0]
@@ -175,12 +174,14 @@ def test_each_edit_is_in_the_edit_log_and_delete_undo_restores_the_same_row(proj
     assert project.edit_log(1)[0].action == "undo"
 
 
-def test_redo_after_an_outside_change_is_refused_not_misapplied(project):
-    h = History(project)
+def test_redo_after_an_outside_change_is_refused_not_misapplied(project, undo_path):
+    h = undo_path(project)
     seg = project.segments("clip_a")[0]
     h.push(MoveBoundary(seg.id, "end", 80))
     h.undo()
     MoveSegment(seg.id, 1).apply(project)          # another edit path, outside this history
+    moved = project.dump_human_tables()
     with pytest.raises(UserError, match="changed elsewhere"):
         h.redo()
-    assert h.can_redo
+    assert project.dump_human_tables() == moved    # nothing misapplied
+    assert not h.can_redo                          # the stale step left the history

@@ -229,12 +229,23 @@ try:
     print("OPENED")
 except UserError as e:
     print("ERROR", e)
+"""
+READ_ONLY_VIEW = r"""
 try:
     ro = Project.open(sys.argv[1], read_only=True)
     print("READONLY", len(ro.segments()))
 except UserError as e:
     print("ROERROR", e)
 """
+READ_ONLY_CHILD += READ_ONLY_VIEW
+
+
+def _others_may_enter(tmp_path) -> None:
+    """The folders above tmp_path: others may enter and list (the child runs as nobody)."""
+    for d in (tmp_path, *tmp_path.parents):
+        if d == Path("/"):
+            break
+        os.chmod(d, os.stat(d).st_mode | 0o005)
 
 
 def test_a_read_only_folder_gives_a_clear_message_and_a_read_only_view(make_project, tmp_path,
@@ -242,13 +253,55 @@ def test_a_read_only_folder_gives_a_clear_message_and_a_read_only_view(make_proj
     if os.geteuid() != 0:
         pytest.skip("needs root to run the child as an unprivileged user")
     make_project(tmp_path / "p").close()
-    for d in (tmp_path, *tmp_path.parents):
-        if d == Path("/"):
-            break
-        os.chmod(d, os.stat(d).st_mode | 0o005)        # others may enter and list
+    _others_may_enter(tmp_path)
     os.chmod(tmp_path / "p", 0o755)
     out = run_child(READ_ONLY_CHILD, str(tmp_path / "p"), cwd="/")
     assert "ERROR" in out.stdout and "not writable" in out.stdout, out.stdout + out.stderr
     assert "READONLY 5" in out.stdout, out.stdout + out.stderr
     with sqlite3.connect(tmp_path / "p" / "project.sqlite") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+KILLED_WRITER = r"""
+import os, sys
+from sdanet_gui.project.store import Project
+p = Project.open(sys.argv[1])
+p.add_imported_segments("clip_a", [("Diving", 20.0, 21.0)])   # committed, still only in the WAL
+os.kill(os.getpid(), 9)
+"""
+
+READ_ONLY_OPEN = r"""
+import os, sys
+from sdanet_gui.errors import UserError
+from sdanet_gui.project.store import Project
+if os.geteuid() == 0:
+    os.setgid(65534); os.setuid(65534)           # root writes anywhere: be a plain user
+""" + READ_ONLY_VIEW
+
+
+def test_a_killed_project_on_read_only_media_without_its_shm_says_so(make_project, tmp_path,
+                                                                    run_child):
+    """A project killed while open keeps its latest commits in project.sqlite-wal. Copied to
+    read-only media without the -shm file, SQLite can only show the older database: the open
+    says so instead of showing it silently."""
+    folder = tmp_path / "p"
+    make_project(folder).close()
+    out = run_child(KILLED_WRITER, str(folder))
+    assert out.returncode == -9, out.stderr
+    wal = folder / "project.sqlite-wal"
+    assert wal.stat().st_size > 0
+    (folder / "project.sqlite-shm").unlink()
+    (folder / "project.lock").unlink(missing_ok=True)
+    _others_may_enter(tmp_path)
+    for f in folder.iterdir():
+        os.chmod(f, 0o644 if f.is_file() else 0o755)
+    os.chmod(folder, 0o555)                            # the read-only medium
+    try:
+        out = run_child(READ_ONLY_OPEN, str(folder), cwd="/")
+    finally:
+        os.chmod(folder, 0o755)
+    assert "ROERROR" in out.stdout, out.stdout + out.stderr
+    assert "not closed cleanly" in out.stdout and "project.sqlite-wal" in out.stdout
+    # back on writable storage the latest commit is there
+    with Project.open(folder, read_only=True) as ro:
+        assert len(ro.segments()) == 6

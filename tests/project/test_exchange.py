@@ -1,4 +1,4 @@
-"""Import and export through a project with the real annotation files of ../shared/data."""
+"""Import and export through a project with the real annotation files of tests/assets."""
 
 from __future__ import annotations
 
@@ -98,6 +98,30 @@ def test_importing_the_same_file_twice_adds_nothing_twice(shared_data, tmp_path)
         again = import_annotations(project, src)
         assert again.segments == 0 and again.skipped_duplicates == 4
         assert project.dump_human_tables() == first
+
+
+def test_exact_duplicate_instances_of_a_file_are_all_kept(tmp_path):
+    """ActivityNet 1.2 ground truth repeats instances (13 identical "Snatch" spans in one video):
+    each counts in the mAP, so the import keeps them all and the export gives them all back; a
+    second import of the file still adds nothing."""
+    from collections import Counter
+
+    snatch = [{"segment": [12.5, 20.25], "label": "Snatch"}] * 13
+    src = write_json(tmp_path / "an12.json", gt({
+        "v_snatch": {"subset": "validation", "duration": 60.0,
+                     "annotations": snatch + [{"segment": [30.0, 40.0], "label": "Snatch"}]},
+        "v_other": {"subset": "validation", "duration": 50.0,
+                    "annotations": [{"segment": [1.0, 2.0], "label": "Jump"}] * 2}}))
+    with Project.create(tmp_path / "p") as project:
+        report = import_annotations(project, src)
+        assert report.segments == 16 and report.skipped_duplicates == 0
+        out = export_annotations(project, "activitynet", tmp_path / "back.json")
+        assert Counter((s.label, s.start, s.end) for v in load_annotations(out).videos.values()
+                       for s in v.segments) == Counter(
+            (s.label, s.start, s.end) for v in load_annotations(src).videos.values() for s in v.segments)
+        again = import_annotations(project, src)
+        assert again.segments == 0 and again.skipped_duplicates == 16
+        assert len(project.segments("v_snatch")) == 14
 
 
 def write_json(path: Path, data) -> Path:
@@ -225,6 +249,19 @@ def test_export_only_reviewed_material(project, tmp_path):
     assert sorted(exported.videos) == ["clip_a", "clip_b"]
     assert Counter(s.meta.get("review_state") for s in exported.videos["clip_b"].segments) \
         == Counter({"done": 2})
+
+
+def test_an_unreviewed_video_without_segments_is_not_written_as_empty_unless_asked(project, tmp_path):
+    empty = project.add_video("nobody_looked", fps=25.0, frame_count=100)
+    done = project.add_video("nothing_happens", fps=25.0, frame_count=100)
+    SetReviewState(done.id, "done").apply(project)     # reviewed, and truly no action in it
+    names = set(load_annotations(export_annotations(project, "activitynet", tmp_path / "a.json")).videos)
+    assert "nobody_looked" not in names                 # an empty list would read as "no action"
+    assert {"nothing_happens", "clip_a", "clip_b"} <= names
+    asked = load_annotations(export_annotations(project, "activitynet", tmp_path / "b.json",
+                                                include_empty_unreviewed=True))
+    assert "nobody_looked" in asked.videos and asked.videos["nobody_looked"].segments == []
+    assert empty.id != done.id
 
 
 def test_an_export_into_an_unwritable_place_keeps_the_old_file_and_the_project(project, tmp_path):

@@ -11,7 +11,7 @@ from sdanet_gui.project.manifest import Manifest, freeze_manifest
 
 
 def test_only_human_work_and_reviewed_spans_go_into_the_manifest(project, tmp_path):
-    a, b = project.video("clip_a"), project.video("clip_b")
+    a = project.video("clip_a")
     segs = project.segments(a.id)
     ConfirmSegments([segs[0].id]).apply(project)
     MoveBoundary(segs[1].id, "end", 200).apply(project)

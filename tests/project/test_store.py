@@ -157,3 +157,46 @@ def test_replacing_predictions_keeps_only_those_a_human_segment_was_accepted_fro
     accept.undo(project)
     assert not project.segments(video.id) or all(s.source_prediction_id != accepted.id
                                                  for s in project.segments(video.id))
+
+
+def test_a_version_1_file_is_upgraded_in_place_and_its_classes_count_as_there_from_the_start(tmp_path):
+    """Schema 2 records when a class was created (fine-tuning masks a class for videos reviewed
+    before it existed); an older project's classes keep NULL = from the start."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / "project.sqlite")
+    for statement in schema.statements(schema.MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("INSERT INTO classes(name, position) VALUES ('Diving', 0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Project.open(folder) as p:
+        assert schema.schema_version(p.conn) == schema.SCHEMA_VERSION == 2
+        assert p.class_created() == {"Diving": None}
+        p.add_classes(["HighJump"])
+        created = p.class_created()["HighJump"]
+        assert created is not None and created.endswith("+00:00")
+        assert p.classes() == ["Diving", "HighJump"]
+    # the default lane of a new project goes once a model brings its classes, but never a used class
+    with Project.create(tmp_path / "new") as p:
+        p.add_classes(["action"])
+        assert p.remove_unused_class("action") and p.classes() == []
+        p.add_classes(["jump"])
+        v = p.add_video("v", duration=10.0)
+        p.add_imported_segments(v.id, [("jump", 1.0, 2.0)])
+        assert not p.remove_unused_class("jump") and p.classes() == ["jump"]
+
+
+def test_a_video_known_only_from_a_file_without_times_takes_the_extent_of_its_features(tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        p.add_classes(["jump"])
+        v = p.add_video("v")                                   # e.g. from a THUMOS txt file
+        p.add_imported_segments(v.id, [("jump", 1.0, 14.0)])
+        assert p.frame_limit(v.id) is None
+        assert p.bound_duration(v.id, 12.8)                      # features of 20 snippets
+        assert p.frame_limit(v.id) == 14000                      # never shorter than its segments
+        assert p.video(v.id).duration == pytest.approx(14.0)
+        assert not p.bound_duration(v.id, 30.0)                  # known now: left alone
+        w = p.add_video("w", fps=25.0, frame_count=250, duration=10.0)
+        assert not p.bound_duration(w.id, 20.0) and p.frame_limit(w.id) == 250

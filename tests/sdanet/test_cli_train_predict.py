@@ -102,6 +102,25 @@ def test_predict_refuses_data_with_other_classes(trained, tmp_path, capsys):
     assert not (tmp_path / "p.json").exists()
 
 
+def test_predict_refuses_features_with_nan_naming_file_and_snippet(trained, tmp_path, capsys):
+    """NaN or Inf in the features used to give NaN scores and 0 segments with exit 0."""
+    import shutil
+
+    import numpy as np
+
+    _, data, ckpt, _ = trained
+    bad = tmp_path / "bad"
+    shutil.copytree(data, bad)
+    victim = bad / "features" / "syn_test_0001.npy"
+    feats = np.load(victim)
+    feats[7, 3] = np.nan
+    feats[12, 0] = np.inf
+    np.save(victim, feats)
+    proc = _in_process(capsys, "predict", "--ckpt", ckpt, "--data", bad, "--out", tmp_path / "p.json")
+    _one_line_error(proc, victim, "'syn_test_0001'", "snippet 7 ", "NaN or Inf")
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_bad_paths_exit_non_zero_with_one_line(trained, tmp_path, capsys):
     root, data, ckpt, _ = trained
     missing = tmp_path / "nowhere"

@@ -1,5 +1,6 @@
 """Detection mAP: hand-computed cases, the official algorithm's rules, and equality with a plain
-per-prediction loop (benchmarks/engine_eval.py) on random sets with duplicates and exact ties."""
+per-prediction loop (tests/sdanet/official_reference.py) on random sets with duplicates and
+exact ties."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_reference():
-    spec = importlib.util.spec_from_file_location("engine_eval_ref", REPO / "benchmarks" / "engine_eval.py")
+    spec = importlib.util.spec_from_file_location("official_reference", Path(__file__).with_name("official_reference.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -140,7 +141,7 @@ def test_empty_predictions():
 def _compare_with_reference(gt, preds, tious):
     res = detection_map(gt, preds, tious)
     classes, ref = REF.reference_detection_map(gt, preds, tious)
-    assert sorted(res.classes) == classes
+    assert sorted(res.classes) == sorted(classes)
     cols = [res.classes.index(c) for c in classes]
     np.testing.assert_allclose(res.ap[:, cols], ref, atol=1e-12, rtol=0)
 
@@ -216,3 +217,77 @@ def test_classification_map_by_hand():
     assert classification_map(labels, labels.astype(float)) == 1.0
     with pytest.raises(ValueError):
         classification_map(labels, scores[:, :1])
+
+
+# --- the official evaluator's own tie and 0/0 rules ----------------------------------------------
+
+def test_equal_tiou_ground_truths_are_tried_later_one_first():
+    """A prediction [5, 15] overlaps GT [0, 10] and GT [10, 20] equally (1/3). The official code
+    tries them in `tiou.argsort()[::-1]` order; numpy sorts two elements stably, so the LATER
+    ground truth is matched. The next prediction [10, 20] then finds its own GT taken: a false
+    positive (AP 0.5); the earlier-first rule would have matched both (AP 1.0)."""
+    assert list(np.argsort(np.array([1 / 3, 1 / 3]))[::-1]) == [1, 0]
+    gt = gt_set({"v": [("A", 0, 10), ("A", 10, 20)]})
+    preds = preds_of({"v": [("A", 5, 15, 0.9), ("A", 10, 20, 0.8)]})
+    res = detection_map(gt, preds, [0.3])
+    assert res.ap[0, 0] == pytest.approx(0.5)
+    _compare_with_reference(gt, preds, [0.3])
+
+
+def test_exact_score_ties_follow_the_official_sort():
+    """Two predictions of one score: the official `scores.argsort()[::-1]` puts the later one
+    first (a true positive here), so precision starts at 1 (AP 1.0, not 0.5)."""
+    gt = gt_set({"v": [("A", 0, 10)]})
+    preds = preds_of({"v": [("A", 50, 60, 0.5), ("A", 0, 10, 0.5)]})
+    assert detection_map(gt, preds, [0.5]).ap[0, 0] == pytest.approx(1.0)
+    _compare_with_reference(gt, preds, [0.5])
+
+
+def test_zero_over_zero_matches_as_in_the_official_code():
+    """The official tIoU of a zero-length prediction and a zero-length GT is 0/0 = NaN, which
+    passes every threshold; so is that of a reversed prediction whose negative length cancels a
+    GT's. Any other reversed prediction is a false positive."""
+    gt = gt_set({"v": [("A", 5, 5), ("B", 3, 8)]})
+    hits = preds_of({"v": [("A", 70, 70, 0.9), ("B", 10, 5, 0.9)]})
+    res = detection_map(gt, hits, [0.5, 0.95])
+    np.testing.assert_array_equal(res.ap, np.ones((2, 2)))
+    _compare_with_reference(gt, hits, [0.5, 0.95])
+    miss = preds_of({"v": [("B", 10, 4, 0.9), ("B", 3, 8, 0.5)]})
+    res = detection_map(gt, miss, [0.5])
+    assert res.ap[0, res.classes.index("B")] == pytest.approx(0.5)
+    _compare_with_reference(gt, miss, [0.5])
+
+
+def test_more_than_sixteen_tied_ground_truths_follow_numpys_own_order():
+    """20 identical ground truths (a real ActivityNet file repeats instances): every prediction
+    ties on all of them, and numpy's sort of 20 equal values is not a simple rule on every
+    CPU; the numbers still equal the plain loop's, which calls that sort itself."""
+    gt = gt_set({"v": [("A", 0, 10)] * 20 + [("A", 30, 40)] * 3})
+    rows = [("A", 0, 10, 0.9 - 0.01 * i) for i in range(12)] + [("A", 1, 11, 0.5)] * 4
+    rows += [("A", 31, 40, 0.5)] * 5 + [("A", 0, 0, 0.4), ("A", 12, 2, 0.3)]
+    _compare_with_reference(gt, preds_of({"v": rows}), list(THUMOS_TIOUS))
+
+
+def test_real_thumos_gt_with_tied_predictions_equals_the_plain_loop(shared_data):
+    """The real THUMOS14 test ground truth (1-decimal times, dense videos) with predictions on
+    the same 0.1 s grid and 2-decimal scores: ties in score and in tIoU happen as in real result
+    files, and the numbers equal the plain loop's."""
+    from sdanet_gui.data.annotations import load_annotations
+
+    gt = load_annotations(shared_data / "annotations" / "thumos14_cmcs" / "test")
+    rng = np.random.default_rng(7)
+    preds, ties = {}, 0
+    for name, video in list(gt.videos.items())[:60]:
+        rows = []
+        segs = video.segments
+        for i, s in enumerate(segs):
+            for _ in range(3):
+                a, b = np.round(np.array([s.start, s.end]) + rng.normal(0, 1.0, 2), 1)
+                rows.append((s.label, float(min(a, b)), float(max(a, b)), float(np.round(rng.random(), 2))))
+            if i and segs[i - 1].label == s.label:   # centred between two neighbours
+                mid = round((segs[i - 1].end + s.start) / 2, 1)
+                rows.append((s.label, mid - 1.0, mid + 1.0, 0.99))
+                ties += 1
+        preds[name] = rows
+    assert ties > 50
+    _compare_with_reference(gt, preds_of(preds), list(THUMOS_TIOUS))

@@ -13,7 +13,7 @@ DEMO = "mmaction2__demo.mp4"  # 280 frames, 28 fps, 10 s, 340x256
 def show_timeline(qtbot, duration: float, times, scores):
     """A shown 1000x420 TimelineWidget of three classes with `scores` [T, 3] at `times` [T] s
     (attention: their max) and threshold 0.5."""
-    from sdanet_gui.ui.timeline import TimelineWidget
+    from sdanet_gui.ui.review.timeline import TimelineWidget
 
     w = TimelineWidget()
     qtbot.addWidget(w)
@@ -73,7 +73,7 @@ def project(tmp_path, reader):
 @pytest.fixture
 def review(qtbot, reader, project):
     """A shown ReviewView on the demo video with the project's segments editable."""
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     view = ReviewView()
     qtbot.addWidget(view)
@@ -92,7 +92,7 @@ def new_window(qtbot):
     """Make main windows as a user sees them, shown and exposed (`size`: (w, h) before showing;
     None keeps the window's own or remembered geometry); qtbot closes them after the test.
     For tests that need a second window, e.g. after the first one closed."""
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     def make(size=None):
         w = MainWindow()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 LEFT = Qt.MouseButton.LeftButton
 
 
-def _send(widget, kind, pos: QPointF, button, buttons, modifiers=Qt.KeyboardModifier.NoModifier):
+def send(widget, kind, pos: QPointF, button, buttons, modifiers=Qt.KeyboardModifier.NoModifier):
     global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
     ev = QMouseEvent(kind, pos, global_pos, button, buttons, modifiers)
     QApplication.sendEvent(widget, ev)
@@ -32,14 +32,14 @@ def click(widget, pos, button=LEFT) -> None:
 def drag(widget, start, end, steps: int = 8, button=LEFT, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
     """Press at `start`, move in `steps` to `end`, release there (widget coordinates)."""
     a, b = QPointF(start), QPointF(end)
-    _send(widget, QEvent.Type.MouseMove, a, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, modifiers)
-    _send(widget, QEvent.Type.MouseButtonPress, a, button, button, modifiers)
+    send(widget, QEvent.Type.MouseMove, a, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, modifiers)
+    send(widget, QEvent.Type.MouseButtonPress, a, button, button, modifiers)
     for i in range(1, steps + 1):
         p = a + (b - a) * (i / steps)
         time.sleep(0.012)
-        _send(widget, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button, modifiers)
+        send(widget, QEvent.Type.MouseMove, p, Qt.MouseButton.NoButton, button, modifiers)
         QApplication.processEvents()
-    _send(widget, QEvent.Type.MouseButtonRelease, b, button, Qt.MouseButton.NoButton, modifiers)
+    send(widget, QEvent.Type.MouseButtonRelease, b, button, Qt.MouseButton.NoButton, modifiers)
     QApplication.processEvents()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from sdanet_gui.ui.class_palette import match_classes
+from sdanet_gui.ui.review.class_palette import match_classes
 
 K = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier

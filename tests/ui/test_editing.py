@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 
-from .mouse import LEFT, _send, click, drag
+from .mouse import LEFT, send, click, drag
 
 K = Qt.Key
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -52,18 +52,18 @@ def test_drag_end_two_frames_right_then_undo_and_redo(qtbot, review, project, re
 def test_a_drag_previews_while_moving_and_commits_once_on_release(qtbot, review, project, reader, seg):
     vp = review.timeline.viewport()
     a, b = lane_pos(review, t(reader, 56)), lane_pos(review, t(reader, 46))
-    _send(vp, QEvent.Type.MouseMove, a, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
-    _send(vp, QEvent.Type.MouseButtonPress, a, LEFT, LEFT)
+    send(vp, QEvent.Type.MouseMove, a, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    send(vp, QEvent.Type.MouseButtonPress, a, LEFT, LEFT)
     edits_before = len(project.edit_log())
     for i in range(1, 7):
         qtbot.wait(15)
-        _send(vp, QEvent.Type.MouseMove, a + (b - a) * (i / 6), Qt.MouseButton.NoButton, LEFT)
+        send(vp, QEvent.Type.MouseMove, a + (b - a) * (i / 6), Qt.MouseButton.NoButton, LEFT)
     lane = review.timeline.lane(0)
-    assert lane._preview is not None and lane._preview[1] == pytest.approx(t(reader, 46))
+    assert lane.preview is not None and lane.preview[1] == pytest.approx(t(reader, 46))
     assert frames(project, seg) == (56, 112)  # nothing written while the mouse is down
-    _send(vp, QEvent.Type.MouseButtonRelease, b, LEFT, Qt.MouseButton.NoButton)
+    send(vp, QEvent.Type.MouseButtonRelease, b, LEFT, Qt.MouseButton.NoButton)
     assert frames(project, seg) == (46, 112)
-    assert len(project.edit_log()) == edits_before + 1 and lane._preview is None
+    assert len(project.edit_log()) == edits_before + 1 and lane.preview is None
 
 
 def test_drag_the_body_moves_the_whole_segment(review, project, reader, seg):
@@ -130,7 +130,7 @@ def test_confirm_split_merge_relabel_delete_by_keys_each_undoable(qtbot, review,
     assert [(s.start_frame, s.end_frame) for s in project.segments(project.video_id)] == [(56, 112)]
     qtbot.keyClick(review, K.Key_2)
     assert project.segment(seg).label == "cheering"
-    assert review.editor._rows[seg] == 1  # now drawn in the cheering lane
+    assert review.editor.row_of(seg) == 1  # now drawn in the cheering lane
     qtbot.keyClick(review, K.Key_Z, CTRL)
     assert project.segment(seg).label == "arm wrestling"
     qtbot.keyClick(review, K.Key_Delete)

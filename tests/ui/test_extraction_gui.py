@@ -1,4 +1,4 @@
-"""Feature extraction from the window (ui/extraction.py), end to end with real parts: real videos
+"""Feature extraction from the window (ui/panels/extraction.py, jobs/extraction.py), end to end with real parts: real videos
 copied into a temp folder, the real window and project, the real `tiny` extractor writing real
 HDF5 files in the worker thread, Cancel clicked with the mouse, and a real i3d-shaped checkpoint
 without weight files."""
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.errors import UserError
+from sdanet_gui.ui.review.timeline import NO_SCORES_TEXT
 
 LONG = "video_features__v_GGSY1Qvo990.mp4"   # 18.2 s, 28 tiny snippets: long enough to cancel in
 SHORT = "mmaction2__demo.mp4"                # 10 s, 15 tiny snippets
@@ -67,20 +68,18 @@ def test_load_checkpoint_offers_extraction_writes_features_and_scores(
         qtbot, window, checkpoint, shared_data, tmp_path, monkeypatch):
     from sdanet_gui.data.feature_files import read_feature_file
     from sdanet_gui.media.tiny_extractor import TinyExtractor
-    from sdanet_gui.ui.extraction import extraction_of
-
     clip = copy_video(shared_data, SHORT, tmp_path, "clip.mp4")
     project = open_videos(qtbot, window, [clip])
     vid = window.current_video_id
     assert project.video(vid).feature_ref is None
-    monkeypatch.setattr("sdanet_gui.ui.main_window.QFileDialog.getOpenFileName",
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
                         lambda *a, **k: (str(checkpoint), ""))
-    ext = extraction_of(window)
+    ext = window.extraction
     progress, finished, dialog_seen = [], [], []
     ext.progress.connect(lambda *a: (progress.append(a), dialog_seen.append(ext.dialog.isVisible())))
     ext.finished.connect(lambda cancelled, ids: finished.append((cancelled, ids)))
 
-    window.action_load_checkpoint.trigger()  # Model > Load checkpoint… (the 256-d demo spec = tiny)
+    window.menus.load_checkpoint.trigger()  # Model > Load checkpoint… (the 256-d demo spec = tiny)
     click_button(qtbot, message_box(window, "extractOffer"), "Extract and score")
     qtbot.waitUntil(lambda: bool(finished), timeout=30000)
 
@@ -98,20 +97,54 @@ def test_load_checkpoint_offers_extraction_writes_features_and_scores(
     assert dones == sorted(dones) and any(0 < d < t for d in dones) and all(dialog_seen)
     assert ext.dialog is None  # the progress dialog went away
     # then the window scores the new features with that checkpoint and stores predictions
-    qtbot.waitUntil(lambda: "clip" in window._applied, timeout=60000)
-    assert window.scores["clip"].cas.shape == (t, 5)
+    qtbot.waitUntil(lambda: "clip" in window.session.scored_videos(), timeout=60000)
+    assert window.session.result("clip").cas.shape == (t, 5)
     assert project.predicted_segments(vid)
-    assert not window.review.timeline.no_scores_label.isVisible()
+    # the curves are there at once (no reopening), in the model's lanes: the default lane the new
+    # project drew in went (no stray `action` lane shifting the colours), and they reach the end
+    # of the video although its last part is shorter than a snippet
+    timeline = window.review.timeline
+    assert not timeline.no_scores_label.isVisible()
+    assert project.classes() == timeline.classes == ["Flash", "Slide", "Grow", "Spin"]
+    times, curves, _ = timeline.scores
+    assert curves.shape[1] == 4 and np.ptp(curves, axis=0).max() > 0   # real curves in the lanes
+    assert t * TinyExtractor.spec.snippet_seconds < duration and times[-1] == pytest.approx(duration)
+
+
+def test_a_video_added_to_a_project_with_a_model_is_scored_without_asking(
+        qtbot, window, checkpoint, shared_data, tmp_path, monkeypatch):
+    first = copy_video(shared_data, SHORT, tmp_path, "first.mp4")
+    project = open_videos(qtbot, window, [first])
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(checkpoint), ""))
+    window.menus.load_checkpoint.trigger()
+    click_button(qtbot, message_box(window, "extractOffer"), "Extract and score")
+    qtbot.waitUntil(lambda: "first" in window.session.scored_videos(), timeout=90000)
+    model = window.session.active.name
+    seen = []   # what the score area says while the new video's scores are on their way
+    label = window.review.timeline.no_scores_label
+    window.extraction.progress.connect(lambda *a: seen.append(label.toPlainText()))
+
+    second = copy_video(shared_data, SHORT, tmp_path, "second.mp4")
+    window.open_paths([second])     # dropped on the window: no question, extraction starts
+    qtbot.waitUntil(lambda: window.extraction.busy() or "second" in window.session.scored_videos(),
+                    timeout=20000)
+    assert window.findChild(QMessageBox, "extractOffer") is None or \
+        not window.findChild(QMessageBox, "extractOffer").isVisible()
+    qtbot.waitUntil(lambda: "second" in window.session.scored_videos(), timeout=90000)
+    assert any(text.startswith("Extracting features") and model in text for text in seen), seen
+    assert NO_SCORES_TEXT not in seen      # never "load a checkpoint" while its scores are coming
+    qtbot.waitUntil(lambda: window.current_video_id == project.video("second").id, timeout=20000)
+    assert project.predicted_segments("second", window.session.active.id)
+    assert not label.isVisible() and window.review.timeline._scores is not None
 
 
 def test_cancel_stops_extraction_without_half_written_files_and_window_stays_usable(
         qtbot, window, shared_data, tmp_path):
-    from sdanet_gui.ui.extraction import extraction_of
-
     long_clip = copy_video(shared_data, LONG, tmp_path, "a_long.mp4")
     short_clip = copy_video(shared_data, SHORT, tmp_path, "b_short.mp4")
     project = open_videos(qtbot, window, [long_clip, short_clip])
-    ext = extraction_of(window)
+    ext = window.extraction
     progress, finished, clicked = [], [], []
     ext.finished.connect(lambda cancelled, ids: finished.append((cancelled, ids)))
 
@@ -122,7 +155,7 @@ def test_cancel_stops_extraction_without_half_written_files_and_window_stays_usa
             qtbot.mouseClick(ext.dialog.cancel_button, Qt.MouseButton.LeftButton)
 
     ext.progress.connect(on_progress)
-    window.action_extract.trigger()  # Model > Extract features…, no checkpoint loaded: choose one
+    window.menus.extract.trigger()  # Model > Extract features…, no checkpoint loaded: choose one
     click_button(qtbot, message_box(window, "extractorChoice"), "tiny")
     qtbot.waitUntil(lambda: bool(finished), timeout=30000)
 
@@ -141,7 +174,7 @@ def test_cancel_stops_extraction_without_half_written_files_and_window_stays_usa
     qtbot.waitUntil(lambda: window.review.player.shown_frame == 1, timeout=5000)
     finished.clear()
     short = project.find_video("b_short")
-    assert ext.start(project, [short], extractor="tiny")
+    assert ext.start([short], extractor="tiny")
     qtbot.waitUntil(lambda: bool(finished), timeout=30000)
     assert finished == [(False, [short.id])]
     assert sorted(p.name for p in out_dir.iterdir()) == ["b_short.h5"]
@@ -158,8 +191,8 @@ def test_a_checkpoint_needing_i3d_without_weights_names_the_files_in_a_dialog(
     ck = make_checkpoint(tmp_path, FeatureSpec())  # rgb 1024 + flow 1024 = i3d features
     clip = copy_video(shared_data, SHORT, tmp_path, "clip.mp4")
     project = open_videos(qtbot, window, [clip])
-    monkeypatch.setattr("sdanet_gui.ui.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(ck), ""))
-    window.action_load_checkpoint.trigger()
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(ck), ""))
+    window.menus.load_checkpoint.trigger()
     click_button(qtbot, message_box(window, "extractOffer"), "Extract and score")
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=30000)
 
@@ -169,11 +202,11 @@ def test_a_checkpoint_needing_i3d_without_weights_names_the_files_in_a_dialog(
     assert str(resolve_weights_dir.__globals__["default_weights_dir"]()) in box.text()
     assert not (Path(project.folder) / "features").exists()
     assert project.video(window.current_video_id).feature_ref is None
-    assert window.isVisible() and not window._extraction.busy()
+    assert window.isVisible() and not window.extraction.busy()
 
 
 def test_the_extractor_is_chosen_by_the_checkpoints_feature_dims():
-    from sdanet_gui.ui.extraction import extractor_for_spec
+    from sdanet_gui.jobs.extraction import extractor_for_spec
 
     tiny = FeatureSpec(modalities=(("appearance", 128), ("motion", 128)))
     assert extractor_for_spec(tiny) == "tiny"

@@ -69,12 +69,12 @@ def ft_window(window, tmp_path):
     Safety net for a test that fails mid-run: pytest-qt closes the window before fixtures are
     torn down, and closing during training asks a (modal) question; a question left open for
     3 s is answered Yes here, so a failure never hangs the suite."""
-    window.open_project(make_demo_project(tmp_path / "proj"))
+    window.opening.open_project(make_demo_project(tmp_path / "proj"))
     assert window.project is not None
     seen: dict[int, int] = {}
 
     def answer_stale_question():
-        box = window._finetune.close_question if window._finetune is not None else None
+        box = window.finetune_flow.close_question
         if box is not None:
             seen[id(box)] = seen.get(id(box), 0) + 1
             if seen[id(box)] >= 3:
@@ -86,9 +86,9 @@ def ft_window(window, tmp_path):
     guard.start()
     yield window
     guard.stop()
-    control = window._finetune
-    if control is not None and control.busy():  # never leave a child or a running thread behind
-        control.shutdown()
+    run = window.session.finetune
+    if run.busy():  # never leave a child or a running thread behind
+        run.shutdown()
 
 
 def base_version(window):
@@ -97,10 +97,10 @@ def base_version(window):
 
 def click_finetune(qtbot, window, *, steps: int, lr: float | None = None):
     """Press the toolbar button, check the dialog's default choice, set the steps (and the
-    learning rate) under Advanced, press OK. Returns the FinetuneControl."""
-    button = window.toolbar.widgetForAction(window.action_finetune)
+    learning rate) under Advanced, press OK. Returns the window's FinetuneFlow."""
+    button = window.toolbar.widgetForAction(window.menus.finetune)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    control = window._finetune
+    control = window.finetune_flow
     dialog = control.dialog
     assert dialog is not None and dialog.isVisible()
     names = {dialog.videos.topLevelItem(i).text(0): dialog.videos.topLevelItem(i).checkState(0)
@@ -116,14 +116,14 @@ def click_finetune(qtbot, window, *, steps: int, lr: float | None = None):
         dialog.lr.setText(repr(lr))
     assert dialog.ok_button.isEnabled(), dialog.problem.text()
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert control.busy()
+    assert control.run.busy()
     return control
 
 
 def wait_progress(qtbot, control, count: int = 2) -> None:
-    qtbot.waitUntil(lambda: control.dock.progress_count >= count or control.last_final is not None,
+    qtbot.waitUntil(lambda: control.dock.progress_count >= count or control.run.last_final is not None,
                     timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final is None, control.last_final
+    assert control.run.last_final is None, control.run.last_final
 
 
 def error_box(window) -> QMessageBox:
@@ -132,7 +132,10 @@ def error_box(window) -> QMessageBox:
     return boxes[0]
 
 
-def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
+def test_stop_keeps_the_weights_as_a_new_version_that_is_used_only_when_the_user_says_so(qtbot, ft_window):
+    """The demo scenario: three reviewed videos, so one can be held out: too little to tell.
+    The run is registered but the model in use stays, the result dialog says why, and "Use
+    anyway" makes it active after the user has seen the numbers; Model > Versions goes back."""
     window = ft_window
     base = base_version(window)
     base_hash = sha256(window.project.model_checkpoint(base))
@@ -151,39 +154,48 @@ def test_stop_keeps_the_weights_as_a_new_active_version(qtbot, ft_window):
     window.video_list.filter.setFocus()
     qtbot.keyClicks(window.video_list.filter, "demo_2")
     assert window.video_list.filter.text() == "demo_2"
-    assert control.busy()
+    assert control.run.busy()
 
     qtbot.mouseClick(dock.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "done", control.last_final
-    assert control.last_final["stopped"] is True
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "done", control.run.last_final
+    assert control.run.last_final["stopped"] is True
 
     project = window.project
     versions = project.model_versions()
-    assert [v.id for v in versions] == [base.id, control.new_version.id]
+    assert [v.id for v in versions] == [base.id, control.run.new_version.id]
     new = versions[-1]
-    assert new.parent_id == base.id
-    assert project.active_model_version().id == new.id
+    assert new.parent_id == base.id and new.metrics["classes"] == ["Flash", "Slide", "Grow", "Spin"]
+    assert project.active_model_version().id == base.id          # never worse by surprise
     assert Path(project.model_checkpoint(new)).is_file()
-    assert Path(control.request.out_checkpoint).is_file()
     assert sha256(project.model_checkpoint(base)) == base_hash
 
     result = control.result_dialog
     assert result is not None and result.isVisible()
     assert result.summary.stopped and result.summary.steps_done < 100_000
     assert "Held-out average mAP" in result.findChild(QLabel, "resultHeadline").text()
-    assert result.table.rowCount() >= 1
-    assert not dock.running and "active model" in dock.status.text()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    verdict = result.findChild(QLabel, "resultDecision").text()
+    assert "not</b> in use" in verdict and "too little held out to tell" in verdict
+    trust = result.findChild(QLabel, "resultTrust").text()
+    assert "on 1 held-out video" in trust and "interval" in trust
+    assert result.table.rowCount() >= 1 and result.rollback_button is None
+    assert not dock.running and "not in use" in dock.status.text()
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
-    # the window re-scores the videos with the new version in the background (adopt_model_version)
+    # "Use anyway": active now, the window re-scores the videos with it in the background
+    qtbot.mouseClick(result.use_anyway_button, Qt.MouseButton.LeftButton)
+    assert project.active_model_version().id == new.id
     qtbot.waitUntil(lambda: all(project.predicted_segments(v, new.id) for v in DEMO_VIDEOS),
                     timeout=CHILD_TIMEOUT_MS)
-    # and the result dialog offers the way back: the base version is active again, nothing deleted
-    # (at once, or as soon as the re-scoring run's last message has arrived)
-    qtbot.mouseClick(result.rollback_button, Qt.MouseButton.LeftButton)
+    # and Model > Versions offers the way back: the base version is active again, nothing deleted
+    dialog = window.versions_dialog()
+    item = dialog.item_of(base.id)
+    assert "bundled demo model" in item.text(dialog.NAME)         # labelled as a demo
+    dialog.tree.setCurrentItem(item)
+    qtbot.mouseClick(dialog.make_active_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: project.active_model_version().id == base.id, timeout=CHILD_TIMEOUT_MS)
     assert [v.id for v in project.model_versions()] == [base.id, new.id]
+    dialog.close()
 
 
 def test_cancel_discards_the_run(qtbot, ft_window):
@@ -192,14 +204,14 @@ def test_cancel_discards_the_run(qtbot, ft_window):
     control = click_finetune(qtbot, window, steps=100_000)
     wait_progress(qtbot, control, count=1)
     qtbot.mouseClick(control.dock.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "cancelled"
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "cancelled"
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     assert "Cancelled" in control.dock.status.text() and not control.dock.running
     assert control.result_dialog is None
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_killed_child_is_an_error_and_the_previous_model_stays(qtbot, ft_window):
@@ -208,19 +220,19 @@ def test_killed_child_is_an_error_and_the_previous_model_stays(qtbot, ft_window)
     base_hash = sha256(window.project.model_checkpoint(base))
     control = click_finetune(qtbot, window, steps=100_000)
     wait_progress(qtbot, control, count=1)
-    os.kill(control.runner.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "failed"
+    os.kill(control.run.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "failed"
     box = error_box(window)
     assert box.windowTitle() == "Fine-tuning failed"
     assert "previous model" in box.text()
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
     assert sha256(window.project.model_checkpoint(base)) == base_hash
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     assert window.isVisible() and not control.dock.running
     box.close()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_nan_loss_is_a_clear_error_and_the_previous_model_stays(qtbot, ft_window):
@@ -228,23 +240,23 @@ def test_nan_loss_is_a_clear_error_and_the_previous_model_stays(qtbot, ft_window
     base = base_version(window)
     base_hash = sha256(window.project.model_checkpoint(base))
     control = click_finetune(qtbot, window, steps=200, lr=1e30)
-    qtbot.waitUntil(lambda: control.last_final is not None, timeout=CHILD_TIMEOUT_MS)
-    assert control.last_final["type"] == "failed" and control.last_final["kind"] == "nan", control.last_final
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "failed" and control.run.last_final["kind"] == "nan", control.run.last_final
     box = error_box(window)
     assert "previous model" in box.text()
     assert [v.id for v in window.project.model_versions()] == [base.id]
     assert window.project.active_model_version().id == base.id
     assert sha256(window.project.model_checkpoint(base)) == base_hash
-    assert not Path(control.request.out_checkpoint).exists()
+    assert not Path(control.run.request.out_checkpoint).exists()
     box.close()
-    qtbot.waitUntil(lambda: not control.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
 
 
 def test_closing_the_window_while_training_asks_and_kills_the_child(qtbot, ft_window):
     window = ft_window
     control = click_finetune(qtbot, window, steps=100_000)
-    qtbot.waitUntil(lambda: control.runner.pid is not None, timeout=CHILD_TIMEOUT_MS)
-    job = control.runner.job
+    qtbot.waitUntil(lambda: control.run.pid is not None, timeout=CHILD_TIMEOUT_MS)
+    job = control.run.job
     answers = []
 
     def answer(button):
@@ -258,24 +270,24 @@ def test_closing_the_window_while_training_asks_and_kills_the_child(qtbot, ft_wi
     QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.No))
     window.close()
     assert answers == [QMessageBox.StandardButton.No]
-    assert window.isVisible() and control.busy()       # "No" keeps the window and the run
+    assert window.isVisible() and control.run.busy()       # "No" keeps the window and the run
 
     QTimer.singleShot(20, lambda: answer(QMessageBox.StandardButton.Yes))
     window.close()
     assert not window.isVisible()
     assert not job.is_alive()
-    assert not control.busy() or control.runner.wait(5)
+    assert not control.run.busy() or control.run.wait(5)
 
 
 def test_finetune_without_a_model_says_load_a_checkpoint_first(qtbot, window, tmp_path):
     from sdanet_gui.project.store import Project
 
     Project.create(tmp_path / "empty").close()
-    window.open_project(tmp_path / "empty")
-    window.action_finetune.trigger()
+    window.opening.open_project(tmp_path / "empty")
+    window.menus.finetune.trigger()
     box = error_box(window)
     assert "load a checkpoint first" in box.text()
-    assert window._finetune.runner is None
+    assert window.session.finetune.runner is None
     box.close()
     QApplication.processEvents()
 
@@ -285,14 +297,21 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
 
     window = ft_window
     dialog = window.finetune()
-    first = dialog.videos.topLevelItem(0)
-    second = dialog.videos.topLevelItem(1)
-    for item in (first, second):  # one video with segments left: nothing to hold out
+    # what it trains on, per class, before it starts; and why it will not decide anything
+    material = dialog.material_label.text()
+    assert "It trains on" in material and "Flash:" in material and "drawn or edited" in material
+    assert "reviewed background" in material and "Only 1 fully reviewed video(s) can be held out" in material
+    assert not dialog.warning.isVisible()                # segments drawn by hand: no self-training
+    first, second, third = (dialog.videos.topLevelItem(i) for i in range(3))
+    for item in (first, second):  # one video with segments left: it can train, nothing held out
         item.setCheckState(0, Qt.CheckState.Unchecked)
-    assert not dialog.ok_button.isEnabled()
-    assert "at least 2 videos" in dialog.problem.text()
+    assert dialog.ok_button.isEnabled()
     assert dialog.counts.text().startswith("1 of 4 videos chosen: 8 human segments")
+    assert "Only 0 fully reviewed video(s) can be held out" in dialog.material_label.text()
+    third.setCheckState(0, Qt.CheckState.Unchecked)
+    assert not dialog.ok_button.isEnabled() and "at least one video" in dialog.problem.text()
     first.setCheckState(0, Qt.CheckState.Checked)
+    third.setCheckState(0, Qt.CheckState.Checked)
     assert dialog.ok_button.isEnabled()
 
     qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
@@ -314,3 +333,71 @@ def test_start_dialog_refuses_what_cannot_train_and_offers_the_replay_set(qtbot,
     # the replay set is a per-user setting ("finetune_replay"), offered by the next dialog
     user_settings.update(finetune_replay=str(replay))
     assert window.finetune().replay.text() == str(replay)
+
+
+def test_a_model_of_the_projects_own_from_the_model_menu(qtbot, ft_window):
+    """Model > New model from this project…: the same dialog, for a cold start (no base, a cold
+    start's steps), measured against the model in use; too little held out -> not in use."""
+    window = ft_window
+    base = base_version(window)
+    window.menus.new_model.trigger()
+    control = window.finetune_flow
+    dialog = control.dialog
+    assert dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    assert dialog.windowTitle() == "New model from this project" and dialog.steps.value() == 400
+    assert any("bundled demo model" in label.text() for label in dialog.findChildren(QLabel))
+    assert not dialog.replay_on.isVisible() and dialog.options().replay is None
+    qtbot.mouseClick(dialog.advanced_toggle, Qt.MouseButton.LeftButton)
+    dialog.steps.setValue(3)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: control.run.last_final is not None, timeout=CHILD_TIMEOUT_MS)
+    assert control.run.last_final["type"] == "done", control.run.last_final
+    new = control.run.new_version
+    assert new.name == "proj model 1" and new.parent_id is None and new.metrics["cold_start"] is True
+    assert window.project.active_model_version().id == base.id
+    result = control.result_dialog
+    assert result.windowTitle() == "Training result" and result.use_anyway_button is not None
+    assert result.summary.report.before is not None          # measured against the demo model
+    qtbot.waitUntil(lambda: not control.run.busy(), timeout=15_000)
+    result.close()
+
+
+def test_accepted_predictions_alone_are_warned_about_before_the_run(qtbot, window, tmp_path):
+    from sdanet_gui.project.commands import AcceptPredictions
+    from sdanet_gui.project.store import Project
+
+    folder = make_demo_project(tmp_path / "proj")
+    with Project.open(folder) as p:     # every human segment becomes an accepted prediction
+        mv = p.model_versions()[0]
+        for name in DEMO_VIDEOS:
+            rows = [(s.label, s.start_frame, s.end_frame, 0.9) for s in p.segments(name)]
+            with p.transaction() as c:
+                c.execute("DELETE FROM segments WHERE video_id = ?", (p.video(name).id,))
+            p.add_predictions(mv.id, name, rows)
+            AcceptPredictions([s.id for s in p.predicted_segments(name, mv.id)]).apply(p)
+    window.opening.open_project(folder)
+    dialog = window.finetune()
+    assert dialog.warning.isVisible() and "self-training" in dialog.warning.text()
+    assert "accepted predictions" in dialog.material_label.text()
+    dialog.reject()
+
+
+def test_a_checkpoint_without_the_projects_classes_suggests_the_two_ways(qtbot, ft_window, monkeypatch):
+    from sdanet_gui.bundled import model_files
+    from sdanet_gui.project.commands import AddSegment
+
+    window = ft_window
+    project = window.project
+    project.add_classes(["Wave"])
+    AddSegment(project.video("demo_1").id, "Wave", 10, 40).apply(project)
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(Path(str(model_files() / "demo.pt"))), ""))
+    window.menus.load_checkpoint.trigger()
+    qtbot.waitUntil(lambda: window.finetune_flow.suggestion is not None, timeout=CHILD_TIMEOUT_MS)
+    box = window.finetune_flow.suggestion
+    assert box.objectName() == "modelLacksClasses" and box.isVisible() and "Wave" in box.text()
+    button = next(b for b in box.buttons() if b.text().startswith("New model from this project"))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = window.finetune_flow.dialog
+    assert dialog is not None and dialog.objectName() == "newModelDialog" and dialog.isVisible()
+    dialog.reject()

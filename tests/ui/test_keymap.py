@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from sdanet_gui import user_settings
 from sdanet_gui.paths import app_paths
-from sdanet_gui.ui import keymap
-from sdanet_gui.ui.shortcut_settings import ShortcutSettingsDialog
+from sdanet_gui.ui.review import keymap
+from sdanet_gui.ui.panels.shortcut_settings import ShortcutSettingsDialog
 
 K = Qt.Key
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -48,7 +48,7 @@ def press_new_key(qtbot, dialog, key, modifiers=Qt.KeyboardModifier.NoModifier):
 
 
 def test_a_key_changed_in_the_dialog_persists_and_works_in_a_new_view(qtbot, review, project, reader):
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     mv = project.add_model_version("m")
     project.add_predictions(mv.id, project.video_id, [("talking", 210, 252, 0.8)])
@@ -116,8 +116,8 @@ def test_broken_or_conflicting_settings_fall_back_to_the_defaults(qapp):
 
 
 def test_window_help_sheet_and_edit_menu_dialog_apply_to_the_open_review(qtbot, window):
-    window.action_keys.trigger()  # Help > Keyboard shortcuts
-    sheet = window._keys_help
+    window.menus.keys.trigger()  # Help > Keyboard shortcuts
+    sheet = window.keys_help_dialog
     assert sheet.isVisible()
     from PySide6.QtWidgets import QTextBrowser
 
@@ -126,9 +126,9 @@ def test_window_help_sheet_and_edit_menu_dialog_apply_to_the_open_review(qtbot, 
         assert a.description in body
     sheet.close()
 
-    review = window._ensure_review()
-    assert window.action_shortcut_settings in window.menu_edit.actions()
-    window.action_shortcut_settings.trigger()  # Edit > Keyboard shortcuts…
+    review = window.ensure_review()
+    assert window.menus.shortcut_settings in window.menus.edit.actions()
+    window.menus.shortcut_settings.trigger()  # Edit > Keyboard shortcuts…
     dialog = window.shortcut_dialog
     dialog.select_action("mark_done")
     press_new_key(qtbot, dialog, K.Key_D, CTRL | SHIFT)

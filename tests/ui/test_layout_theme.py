@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication
 from sdanet_gui import user_settings
 from sdanet_gui.project.exchange import locate_video_file
 from sdanet_gui.project.store import Project
-from sdanet_gui.ui import theme
-from sdanet_gui.ui.layout_memory import LAYOUT_KEY, POSITIONS_KEY
-from sdanet_gui.ui.timeline import TimelineWidget
+from sdanet_gui.ui.review import theme
+from sdanet_gui.ui.shell.layout_memory import LAYOUT_KEY, POSITIONS_KEY
+from sdanet_gui.ui.review.timeline import TimelineWidget
 
 
 def _showing(window, name):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from sdanet_gui.ui.main_window import EMPTY_STATE_TEXT, MainWindow
+from sdanet_gui.ui.shell.main_window import EMPTY_STATE_TEXT, MainWindow
 
 
 def test_window_opens_with_title_menus_and_empty_state(qtbot):
@@ -22,7 +22,7 @@ def test_quit_closes_the_window(qtbot):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    w.action_quit.trigger()
+    w.menus.quit.trigger()
     qtbot.waitUntil(lambda: not w.isVisible())
 
 
@@ -33,7 +33,7 @@ def test_about_dialog_opens(qtbot, monkeypatch):
     monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: seen.update(title=title, text=text)))
     w = MainWindow()
     qtbot.addWidget(w)
-    w.action_about.trigger()
+    w.menus.about.trigger()
     assert seen["title"] == "About SDANet Review" and "SDANet" in seen["text"]
 
 

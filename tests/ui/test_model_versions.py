@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 
-from sdanet_gui.ui.prediction_filter import DEFAULT_MIN_RELATIVE, visible_predictions
+from sdanet_gui.session.prediction_filter import DEFAULT_MIN_RELATIVE, visible_predictions
 
 
 def _demo_window(qtbot, window):
     """The demo opened in `window` and scored by the bundled demo model; returns the project."""
-    window.open_demo()
+    window.opening.open_demo()
     qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
-    qtbot.waitUntil(lambda: len(window._applied) == 3 and not window.scoring_pending(), timeout=60000)
+    qtbot.waitUntil(lambda: len(window.session.scored_videos()) == 3 and not window.session.scoring_pending(), timeout=60000)
     return window.project
 
 
@@ -34,7 +34,7 @@ def test_reopening_shows_the_active_versions_curves_from_the_cache_without_the_n
     project = _demo_window(qtbot, window)
     folder = Path(project.folder)
     mv = project.active_model_version()
-    assert mv is not None and window.active_model_version().id == mv.id and window.scoring_runs == 1
+    assert mv is not None and window.project.active_model_version().id == mv.id and window.session.scoring_runs == 1
     # every demo video now remembers its features and has cached scores of the active version
     assert all(v.feature_ref for v in project.videos())
     assert len(list((folder / "cache" / "scores" / f"v{mv.id}").glob("*.npz"))) == 3
@@ -47,16 +47,16 @@ def test_reopening_shows_the_active_versions_curves_from_the_cache_without_the_n
         raise AssertionError("the network was run on reopening")
 
     monkeypatch.setattr("sdanet_gui.sdanet.predict.load_model", no_network)
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     w2 = MainWindow()
     qtbot.addWidget(w2)
     w2.resize(1280, 820)
     w2.show()
-    w2.open_project(folder)
+    w2.opening.open_project(folder)
     qtbot.waitUntil(lambda: w2.review is not None and w2.review.player.shown_frame == 0, timeout=20000)
-    assert w2._scoring is None and w2.scoring_runs == 0  # no scoring worker was ever started
-    assert w2.active_model_version().id == mv.id and sorted(w2._applied) == ["demo_1", "demo_2", "demo_3"]
+    assert w2.session.scoring_pid is None and w2.session.scoring_runs == 0  # no scoring worker was ever started
+    assert w2.project.active_model_version().id == mv.id and w2.session.scored_videos() == ["demo_1", "demo_2", "demo_3"]
     tl = w2.review.timeline
     assert project_video_name(w2) == name and not tl.no_scores_label.isVisible()
     np.testing.assert_array_equal(tl.score_curves.values, curves)  # the same curves, from the cache
@@ -66,11 +66,11 @@ def test_reopening_shows_the_active_versions_curves_from_the_cache_without_the_n
     # Model > Load checkpoint: a new version, made active, scored in the worker
     monkeypatch.undo()
     w2.load_checkpoint(checkpoint)
-    qtbot.waitUntil(lambda: w2.change_summary is not None, timeout=60000)
-    new = w2.active_model_version()
-    assert new.id != mv.id and new.checkpoint == str(checkpoint) and w2.scoring_runs == 1
-    assert w2.previous_model_version().id == mv.id
-    assert w2.change_summary.previous_name == mv.name and len(w2.change_summary.videos) == 3
+    qtbot.waitUntil(lambda: w2.session.change_summary is not None, timeout=60000)
+    new = w2.project.active_model_version()
+    assert new.id != mv.id and new.checkpoint == str(checkpoint) and w2.session.scoring_runs == 1
+    assert w2.session.previous.id == mv.id
+    assert w2.session.change_summary.previous_name == mv.name and len(w2.session.change_summary.videos) == 3
     w2.close()
 
 
@@ -90,18 +90,18 @@ def test_adopt_rescores_summarizes_shows_the_previous_lane_and_rolls_back(qtbot,
     window.review.editor.push(AcceptPredictions([first.id]))
     window.review.editor.push(AddSegment(vid, "Spin", 10, 40))
     human = project.dump_human_tables()
-    runs = window.scoring_runs
+    runs = window.session.scoring_runs
     messages = []  # every status-bar message (a later one may replace the summary on screen)
     window.statusBar().messageChanged.connect(messages.append)
 
     # what FT-GUI does when a fine-tune run is done
     metrics = {"finetune": {"before": {"average_mAP": 0.2}, "after": {"average_mAP": 0.35}}}
     v2 = project.add_model_version("tuned", checkpoint=checkpoint, metrics=metrics, parent_id=v1.id)
-    window.adopt_model_version(v2)
-    assert window.active_model_version().id == v2.id
-    qtbot.waitUntil(lambda: window.change_summary is not None, timeout=60000)
-    assert window.scoring_runs == runs + 1  # re-scored in the worker (no cache for v2 yet)
-    summary = window.change_summary
+    window.session.adopt(v2)
+    assert window.project.active_model_version().id == v2.id
+    qtbot.waitUntil(lambda: window.session.change_summary is not None, timeout=60000)
+    assert window.session.scoring_runs == runs + 1  # re-scored in the worker (no cache for v2 yet)
+    summary = window.session.change_summary
     assert summary.new_name == "tuned" and summary.previous_name == v1.name
     assert [v.video for v in summary.videos] == ["demo_1", "demo_2", "demo_3"]
     for change in summary.videos:  # the counts account for every shown prediction, old and new
@@ -116,7 +116,7 @@ def test_adopt_rescores_summarizes_shows_the_previous_lane_and_rolls_back(qtbot,
     assert project.dump_human_tables() == human
 
     # View > Show previous model's predictions: v1's shown predictions in their own sub-band
-    window.action_show_previous.trigger()
+    window.menus.show_previous.trigger()
     classes = window.review.timeline.classes
     clock = project.clock(vid)
     old = _shown(project, vid, v1.id)
@@ -146,15 +146,15 @@ def test_adopt_rescores_summarizes_shows_the_previous_lane_and_rolls_back(qtbot,
     dialog.tree.setCurrentItem(item1)
     assert dialog.make_active_button.isEnabled()
     qtbot.mouseClick(dialog.make_active_button, Qt.MouseButton.LeftButton)
-    assert window.active_model_version().id == v1.id
-    assert window.scoring_runs == runs + 1  # v1's scores came from the cache: no network
-    assert window.change_summary.new_name == v1.name and window.change_summary.previous_name == "tuned"
+    assert window.project.active_model_version().id == v1.id
+    assert window.session.scoring_runs == runs + 1  # v1's scores came from the cache: no network
+    assert window.session.change_summary.new_name == v1.name and window.session.change_summary.previous_name == "tuned"
     assert _lane_prediction_ids(window) == {p.id for p in _shown(project, vid, v1.id)}
     lane_prev = {round(float(s), 6) for lane in window.review.timeline.lanes for s in lane.prev_starts}
     assert len(lane_prev) > 0  # now v2's predictions are the previous lane
     assert d.item_of(v1.id).text(d.STATE) == "● active" and d.item_of(v2.id).text(d.STATE) == "previous"
     assert not dialog.make_active_button.isEnabled() or dialog.selected_version_id() != v1.id
-    window.action_show_previous.trigger()
+    window.menus.show_previous.trigger()
     assert not any(lane.previous_shown for lane in window.review.timeline.lanes)
     assert not window.review.timeline.previous_caption.isVisible()
     assert project.dump_human_tables() == human
@@ -168,36 +168,36 @@ def test_adopt_rescores_summarizes_shows_the_previous_lane_and_rolls_back(qtbot,
     private = tmp_path / "demo_2.h5"
     shutil.copy2(Path(str(resource_files() / "demo" / "features" / "demo_2.h5")), private)
     project.set_video_fields(project.find_video("demo_2").id, feature_ref=str(private))
-    window.change_summary = None
-    window.adopt_model_version(v2)
-    assert window.scoring_runs == runs + 2 and sorted(window._score_features) == ["demo_2"]
-    qtbot.waitUntil(lambda: window.change_summary is not None, timeout=60000)
-    assert [v.video for v in window.change_summary.videos] == ["demo_1", "demo_2", "demo_3"]
+    window.session.change_summary = None
+    window.session.adopt(v2)
+    assert window.session.scoring_runs == runs + 2 and window.session.scoring_videos() == ["demo_2"]
+    qtbot.waitUntil(lambda: window.session.change_summary is not None, timeout=60000)
+    assert [v.video for v in window.session.change_summary.videos] == ["demo_1", "demo_2", "demo_3"]
     assert ScoreCache.for_project(project).get(v2.id, private) is not None
     assert project.dump_human_tables() == human
 
     # a version whose checkpoint cannot be used: the error is shown, the active one stays
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.show_error", lambda *a, **k: errors.append(a[2]))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     bad = project.add_model_version("junk", checkpoint=junk)
-    window.adopt_model_version(bad)
-    qtbot.waitUntil(lambda: not window.scoring_pending(), timeout=60000)
+    window.session.adopt(bad)
+    qtbot.waitUntil(lambda: not window.session.scoring_pending(), timeout=60000)
     assert errors and "junk.pt" in errors[0]
-    assert window.active_model_version().id == v2.id and window.previous_model_version().id == v1.id
+    assert window.project.active_model_version().id == v2.id and window.session.previous.id == v1.id
     assert any("'tuned' stays active" in m for m in messages)
     assert _lane_prediction_ids(window) == {p.id for p in _shown(project, vid, v2.id)}
     assert project.dump_human_tables() == human
 
     # switching again while a version is still being scored: that run stops, the last choice wins
     v3 = project.add_model_version("third", checkpoint=checkpoint)
-    window.change_summary = None
-    window.adopt_model_version(v3)
-    assert window._scoring.busy()
-    window.adopt_model_version(v2)
-    qtbot.waitUntil(lambda: window.change_summary is not None and not window.scoring_pending(), timeout=60000)
-    assert window.active_model_version().id == v2.id and window.change_summary.new_name == "tuned"
+    window.session.change_summary = None
+    window.session.adopt(v3)
+    assert window.session.scoring_busy()
+    window.session.adopt(v2)
+    qtbot.waitUntil(lambda: window.session.change_summary is not None and not window.session.scoring_pending(), timeout=60000)
+    assert window.project.active_model_version().id == v2.id and window.session.change_summary.new_name == "tuned"
     assert _lane_prediction_ids(window) == {p.id for p in _shown(project, vid, v2.id)}
     assert project.dump_human_tables() == human
 
@@ -214,7 +214,7 @@ class _P:  # the fields of project.store.PredictedSegment that the comparison re
 
 
 def test_compare_predictions_counts_added_removed_changed_and_unchanged():
-    from sdanet_gui.ui.model_versions import compare_predictions
+    from sdanet_gui.session.versions import compare_predictions
 
     old = [_P("a", 0, 100), _P("a", 200, 300), _P("b", 500, 600), _P("b", 800, 900)]
     new = [_P("a", 0, 100),            # the same frames: unchanged

@@ -2,7 +2,7 @@
 (issue 6, section 7), measured as event-loop latency with a fine QTimer.
 
 Set-up, all real: the main window plays a real sample video (copied into tmp_path) at 1x while
-the bundled demo checkpoint scores two bundled demo feature files in the ScoringWorker, run after
+the bundled demo checkpoint scores two bundled demo feature files in the scoring child (jobs/scoring.py), run after
 run; the playing video's name is mapped to demo_1's features, so every run also stores
 predictions in the project and redraws the timeline's score curves in the UI thread. A 2 ms
 PreciseTimer records each gap between its firings (wall clock) and the UI thread's CPU time
@@ -28,8 +28,9 @@ and the first result imports the engine's modules in the UI thread (one-off stal
 reported by benchmarks/ui.py); this test covers steady-state playing + scoring. Both checks must
 hold in one of two attempts: a real stall reproduces, a load spike of the machine rarely does.
 Measured while writing this (2 cores, load average 15-20): applying one scored video in the UI
-thread (MainWindow._apply_scores: predictions, score cache with fsync, curves, review queue)
-costs 30-45 ms of UI-thread CPU, close to the budget: if check 1 fails, look there first.
+thread (the session stores predictions and caches scores with fsync; the window draws curves and
+the review queue) costs 30-45 ms of UI-thread CPU, close to the budget: if check 1 fails, look
+there first.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QTimer
 
-from sdanet_gui.ui.event_loop import GapProbe
+from benchmarks.event_loop import GapProbe
 
 VIDEO = "video_features__v_ZNVhz7ctTq0.mp4"  # 14 s, 30 fps, 480x360 H.264
 INTERVAL_MS = 2
@@ -88,7 +89,7 @@ def busy_phase(qtbot, window, probe: GapProbe, checkpoint, features, seconds: fl
     def run_again():
         finished[0] += 1
         if time.monotonic() < busy_until or finished[0] < 2:
-            assert window.score(checkpoint, features)
+            assert window.session.score(checkpoint, features)
             runs[0] += 1
 
     shown = []
@@ -97,13 +98,13 @@ def busy_phase(qtbot, window, probe: GapProbe, checkpoint, features, seconds: fl
     probe.reset()
     t0 = time.monotonic()
     player.play()
-    assert window.score(checkpoint, features)
+    assert window.session.score(checkpoint, features)
     runs[0] = 1
-    window._scoring.finished.connect(run_again)
+    window.session.events.scoring_finished.connect(run_again)
     calibration.start()
     qtbot.waitUntil(lambda: finished[0] == runs[0] and finished[0] >= 2 and time.monotonic() >= busy_until,
                     timeout=60000)
-    window._scoring.finished.disconnect(run_again)
+    window.session.events.scoring_finished.disconnect(run_again)
     calibration.stop()
     out = {"slowdown": float(np.median(ratios)) if ratios else 1.0, "wall": np.asarray(probe.wall),
            "cpu": np.asarray(probe.cpu), "proc": np.asarray(probe.proc), "runs": runs[0],
@@ -133,8 +134,8 @@ def test_the_ui_thread_does_not_stall_while_a_video_plays_and_scores_are_compute
     checkpoint = Path(str(model_files() / "demo.pt"))
     # warm-up run: first-use imports (torch, the engine, the score cache) are one-off costs that
     # benchmarks/ui.py measures; this test covers steady-state playing + scoring
-    assert window.score(checkpoint, features)
-    qtbot.waitUntil(lambda: name in window._applied and not window._scoring.busy(), timeout=60000)
+    assert window.session.score(checkpoint, features)
+    qtbot.waitUntil(lambda: name in window.session.scored_videos() and not window.session.scoring_busy(), timeout=60000)
 
     probe = GapProbe(INTERVAL_MS)
     probe.start()
@@ -147,7 +148,7 @@ def test_the_ui_thread_does_not_stall_while_a_video_plays_and_scores_are_compute
         # it really played (frames painted all along, at least 5 a second even on a loaded machine)
         # and really scored
         assert busy["playing"] and busy["frames"] >= 5 * busy["seconds"], busy
-        assert name in window._applied and window.scores[name].cas.shape[0] == 70
+        assert name in window.session.scored_videos() and window.session.result(name).cas.shape[0] == 70
         assert len(wall) >= 5  # the probe ran through the phase
         q, s = max(q1, q2), busy["slowdown"]
         i = int(np.argmax(wall))

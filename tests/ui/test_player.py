@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sdanet_gui.data.units import format_timecode
-from sdanet_gui.ui.player import FrameView, image_from_rgb
+from sdanet_gui.ui.review.player import FrameView, image_from_rgb
 
 from .mouse import click
 
@@ -114,7 +114,7 @@ def test_frame_view_keeps_aspect_ratio_without_copying(qtbot):
 
 def test_portrait_rotated_video_is_shown_upright(qtbot, shared_data):
     from sdanet_gui.media.reader import open_video
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     r = open_video(shared_data / "videos" / "decord__video_90.mov")
     view = ReviewView()
@@ -130,7 +130,7 @@ def test_portrait_rotated_video_is_shown_upright(qtbot, shared_data):
 
 
 def test_editing_keys_without_a_project_only_explain(qtbot, reader):
-    from sdanet_gui.ui.review_view import ReviewView
+    from sdanet_gui.ui.review.review_view import ReviewView
 
     view = ReviewView()
     qtbot.addWidget(view)

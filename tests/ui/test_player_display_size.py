@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from sdanet_gui.media.display_decoder import fit_size
-from sdanet_gui.ui.player import FrameView, PlayerController
+from sdanet_gui.ui.review.player import FrameView, PlayerController
 
 
 def test_the_view_size_reaches_the_frame_server_and_frames_arrive_at_it(qtbot, reader):

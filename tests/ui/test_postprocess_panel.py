@@ -39,14 +39,14 @@ def press(qtbot, knob, key, times=1):
 def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, window, checkpoint,  # noqa: F811
                                                                     monkeypatch):
     monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
-    window.open_demo()
+    window.opening.open_demo()
     qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
-    qtbot.waitUntil(lambda: len(window._applied) == 3, timeout=60000)
+    qtbot.waitUntil(lambda: len(window.session.scored_videos()) == 3, timeout=60000)
     project, vid = window.project, window.current_video_id
     panel = window.postprocess
     assert window.postprocess_dock.isVisible()
-    version = window._model_version.id
-    result = window.scores[project.video(vid).name]
+    version = window.session.active.id
+    result = window.session.result(project.video(vid).name)
     assert panel.params().class_threshold == pytest.approx(result.params.class_threshold)
     before = project.predicted_segments(vid, version)
     assert before
@@ -108,11 +108,11 @@ def test_moving_sliders_relocalizes_from_cached_scores_and_is_saved(qtbot, windo
     # reopen: the panel shows the saved values
     folder = project.folder
     window.close()
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     again = MainWindow()
     qtbot.addWidget(again)
-    again.open_project(folder)
+    again.opening.open_project(folder)
     try:
         assert again.postprocess is not None
         restored = again.postprocess.params()

@@ -8,7 +8,7 @@ import shutil
 from sdanet_gui import user_settings
 from sdanet_gui.project.exchange import locate_video_file
 from sdanet_gui.project.store import Project
-from sdanet_gui.ui.recent import MAX_RECENT, RECENT_KEY, add_recent, recent_entries
+from sdanet_gui.ui.shell.recent import MAX_RECENT, RECENT_KEY, add_recent, recent_entries
 
 
 def _project_with_video(folder, video):
@@ -29,7 +29,7 @@ def test_an_opened_project_is_in_open_recent_of_a_new_window_and_opens_from_ther
     folder = _project_with_video(tmp_path / "my project", demo_video)
     other = shared_data / "videos" / "sleap__small_robot_3_frame.mp4"
     first = new_window()
-    assert first.recent_menu.menuAction() in first.menu_file.actions()
+    assert first.menus.recent.menuAction() in first.menus.file.actions()
     first.open_paths([folder])
     qtbot.waitUntil(_shown(first, 280), timeout=15000)
     first.open_paths([other])  # a file: listed under Files, the project stays first of Projects
@@ -37,7 +37,7 @@ def test_an_opened_project_is_in_open_recent_of_a_new_window_and_opens_from_ther
     first.close()
 
     second = new_window()
-    menu = second.recent_menu
+    menu = second.menus.recent
     menu.rebuild()
     entries = menu.entry_actions()
     assert [a.data() for a in entries] == [str(folder.resolve()), str(other.resolve())]
@@ -65,15 +65,15 @@ def test_entries_that_no_longer_exist_are_disabled_and_clear_empties_the_list(qt
     shutil.rmtree(gone)
     video.unlink()
     w = new_window()
-    w.recent_menu.rebuild()
-    by_path = {a.data(): a for a in w.recent_menu.entry_actions()}
+    w.menus.recent.rebuild()
+    by_path = {a.data(): a for a in w.menus.recent.entry_actions()}
     assert by_path[str(kept.resolve())].isEnabled()
     for path in (gone, video):
         action = by_path[str(path.resolve())]
         assert not action.isEnabled() and "not found" in action.text()
-    w.recent_menu.action_clear.trigger()
+    w.menus.recent.action_clear.trigger()
     assert recent_entries() == [] and RECENT_KEY not in user_settings.load()
-    assert w.recent_menu.entry_actions() == [] and not w.recent_menu.action_clear.isEnabled()
+    assert w.menus.recent.entry_actions() == [] and not w.menus.recent.action_clear.isEnabled()
 
 
 def test_most_recent_first_without_duplicates_and_at_most_ten_per_kind(tmp_path):

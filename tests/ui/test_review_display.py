@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 
 from sdanet_gui.data.units import FeatureSpec
 from sdanet_gui.sdanet.localization import display_scores
-from sdanet_gui.ui.prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY
-from sdanet_gui.ui.timeline import ATTENTION_COLOR, TimelineWidget, class_color
+from sdanet_gui.session.prediction_filter import DEFAULT_MIN_RELATIVE, SETTING_KEY
+from sdanet_gui.ui.review.timeline import ATTENTION_COLOR, TimelineWidget, class_color
 
 K = Qt.Key
 
@@ -66,7 +66,8 @@ def test_model_scores_are_drawn_on_a_fixed_0_1_axis_and_are_visible(qtbot, timel
     spec = FeatureSpec(fps=25.0, snippet_frames=16, stride_frames=16)
     timeline.set_model_scores(spec, cas, att, ["jump", "run", "throw"])
     values = timeline.score_curves.values
-    assert values.shape == (300, 4)  # 3 classes + attention
+    assert values.shape == (301, 4)  # 3 classes + attention; 300 snippets, the last held to the end
+    np.testing.assert_array_equal(values[-1], values[-2])
     assert values.min() >= 0.0 and values.max() <= 1.0 and values[:, :3].max() > 0.8
     assert timeline.score_plot.vb.viewRange()[1] == pytest.approx([0.0, 1.04])
     assert [line.value() for line in timeline.threshold_lines] == [0.5]  # same 0..1 scale
@@ -125,13 +126,13 @@ def _shown(window):
     lane_ids = sorted(int(i) for lane in window.review.timeline.lanes for i in lane.ids[lane.kinds == 0])
     table = window.segment_table
     table_ids = sorted(int(table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())
-                       if table.item(r, 4).text() == "predicted")
+                       if table.item(r, table.BY).text() == "predicted")
     assert lane_ids == table_ids  # lanes and table always show the same predictions
     return sorted(project.predicted_segment(-i).score for i in lane_ids)
 
 
 def _open(qtbot, window, folder):
-    window.open_project(folder)
+    window.opening.open_project(folder)
     qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=10000)
 
 
@@ -142,7 +143,7 @@ def test_low_score_predictions_are_hidden_in_lanes_and_table_and_the_setting_per
     assert spin.value() == pytest.approx(DEFAULT_MIN_RELATIVE)
     assert _shown(window) == pytest.approx([0.1, 0.6, 1.0])
     # the user raises the filter (View menu puts the cursor in the spin box): 0.6 goes too
-    window.action_prediction_filter.trigger()
+    window.menus.prediction_filter.trigger()
     assert spin.hasFocus()
     spin.selectAll()
     qtbot.keyClicks(spin, "0.7")
@@ -157,7 +158,7 @@ def test_low_score_predictions_are_hidden_in_lanes_and_table_and_the_setting_per
     spin.setValue(0.7)
     window.close()
 
-    from sdanet_gui.ui.main_window import MainWindow
+    from sdanet_gui.ui.shell.main_window import MainWindow
 
     again = MainWindow()  # reopened: the project's saved value is used
     qtbot.addWidget(again)
@@ -176,3 +177,27 @@ def test_a_selected_prediction_that_gets_hidden_is_deselected(qtbot, window, sco
     assert window.segment_table.selected_id() == -weak.id
     window.review.filter_spin.setValue(0.9)
     assert editor.selected_id is None and window.segment_table.row_of(-weak.id) is None
+
+
+def test_the_segment_table_sets_predictions_apart_and_sorts_classes_in_lane_order(qtbot, window, scored_project):
+    from sdanet_gui.project.store import Project
+
+    with Project.open(scored_project) as p:
+        p.add_classes(["aardvark"])          # last lane, first alphabetically
+        p.add_imported_segments("demo", [("talking", 1.0, 2.0), ("aardvark", 3.0, 4.0)])
+    _open(qtbot, window, scored_project)
+    table = window.segment_table
+    rows = range(table.rowCount())
+    predicted = [r for r in rows if table.item(r, table.BY).text() == "predicted"]
+    human = [r for r in rows if table.item(r, table.BY).text() == "imported"]
+    assert predicted and len(human) == 2
+    assert all(table.item(r, c).font().italic() for r in predicted for c in range(table.columnCount()))
+    assert not any(table.item(r, c).font().italic() for r in human for c in range(table.columnCount()))
+    assert table.item(predicted[0], table.START).foreground().color() != table.item(human[0], table.START).foreground().color()
+    table.sortByColumn(table.CLASS, Qt.SortOrder.AscendingOrder)    # the lanes' order, top first
+    order = ["arm wrestling", "cheering", "talking", "aardvark"]
+    labels = [table.item(r, table.CLASS).text() for r in range(table.rowCount())]
+    assert labels == sorted(labels, key=order.index)
+    table.sortByColumn(table.CLASS, Qt.SortOrder.DescendingOrder)
+    labels = [table.item(r, table.CLASS).text() for r in range(table.rowCount())]
+    assert labels == sorted(labels, key=order.index, reverse=True)

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sdanet_gui.data.units import FeatureSpec
-from sdanet_gui.ui.scoring import VideoResult
+from sdanet_gui.jobs.scoring import VideoResult
 
 K = Qt.Key
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -59,7 +59,10 @@ def test_n_walks_items_most_uncertain_first_and_the_count_drops(qtbot, review, p
     p1, p2, p3 = preds
     assert review.queue_label.text() == "9 of 9 left"  # 3 predictions x (segment + 2 boundaries)
     review.timeline.set_x_range(0.0, 2.0)
+    messages = []
+    review.status.connect(messages.append)
     qtbot.keyClick(review, K.Key_N)
+    assert messages[-1].endswith("; 9 of 9 left")    # the status line and the bar say the same
     # the tie: P2's segment first; it is selected, the player is on its first frame, and the
     # timeline moved to show it
     assert review.queue.current == ("segment", p2)
@@ -79,6 +82,7 @@ def test_n_walks_items_most_uncertain_first_and_the_count_drops(qtbot, review, p
     assert review.queue_label.text() == "6 of 9 left"
     qtbot.keyClick(review, K.Key_N)  # the next unresolved after P1's segment
     assert review.queue.current == ("end", p3)
+    assert messages[-1].endswith("; 6 of 9 left") and review.queue_label.text() == "6 of 9 left"
     qtbot.keyClick(review, K.Key_Return)
     assert review.queue_label.text() == "3 of 9 left"
     qtbot.keyClick(review, K.Key_Z, CTRL)
@@ -146,13 +150,16 @@ def test_the_scoring_worker_reports_per_modality_attention_the_queue_uses(qtbot,
     from sdanet_gui.bundled import resource_files
     from sdanet_gui.sdanet.localization import display_scores
     from sdanet_gui.sdanet.uncertainty import rank_items
-    from sdanet_gui.ui.scoring import ScoringWorker
+    from sdanet_gui.jobs.background import CallQueue
+    from sdanet_gui.jobs.scoring import ScoringRunner
 
-    worker = ScoringWorker()
-    results = []
-    worker.scored.connect(results.append)
-    with qtbot.waitSignal(worker.finished, timeout=60000):
-        worker.start(checkpoint, {"demo_1": Path(str(resource_files() / "demo" / "features" / "demo_1.h5"))})
+    results, calls = [], CallQueue()
+    runner = ScoringRunner(calls, on_result=results.append)
+    runner.start(checkpoint, {"demo_1": Path(str(resource_files() / "demo" / "features" / "demo_1.h5"))})
+    try:
+        assert calls.run_until(lambda: not runner.busy(), timeout=60)
+    finally:
+        runner.shutdown()
     (result,) = results
     t = result.cas.shape[0]
     assert result.modality_attention.shape == (t, 2)

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QImage, QPainter, QTransform
 
-from sdanet_gui.ui.score_curves import hairline_strokes
+from sdanet_gui.ui.review.score_curves import hairline_strokes
 
 
 def test_a_two_pixel_pen_becomes_two_hairlines_one_pixel_apart(qapp):

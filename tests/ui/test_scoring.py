@@ -18,16 +18,16 @@ CLASSES = ["Flash", "Slide", "Grow", "Spin"]
 
 def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, window, checkpoint, monkeypatch):
     monkeypatch.setattr("sdanet_gui.bundled.model_files", lambda: checkpoint.parent)
-    window.open_demo()
+    window.opening.open_demo()
     qtbot.waitUntil(lambda: window.review is not None and window.review.player.shown_frame == 0, timeout=20000)
-    qtbot.waitUntil(lambda: len(window._applied) == 3, timeout=60000)
+    qtbot.waitUntil(lambda: len(window.session.scored_videos()) == 3, timeout=60000)
     project = window.project
     assert sorted(v.name for v in project.videos()) == ["demo_1", "demo_2", "demo_3"]
     assert project.classes()[:4] == CLASSES
     tl = window.review.timeline
     assert tl.classes[:4] == CLASSES and tl.curve_classes  # curves drawn for the classes
     assert not tl.no_scores_label.isVisible()
-    result = window.scores[project.video(window.current_video_id).name]
+    result = window.session.result(project.video(window.current_video_id).name)
     assert result.cas.shape == (70, 5) and result.attention.shape == (70,)
     # predictions of the model are stored (frames) and drawn in the lanes as predicted segments
     preds = project.predicted_segments(window.current_video_id)
@@ -51,8 +51,8 @@ def test_the_demo_opens_as_a_ready_review_with_scores_and_predictions(qtbot, win
 
 def test_a_checkpoint_that_does_not_fit_the_features_is_reported(qtbot, window, checkpoint, tmp_path, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.main_window.show_error", lambda *a, **k: errors.append(a[2]))
     wrong = write_wrong_features(tmp_path / "demo_1.h5")
-    window.score(checkpoint, {"demo_1": wrong})
+    window.session.score(checkpoint, {"demo_1": wrong})
     qtbot.waitUntil(lambda: bool(errors), timeout=60000)
     assert "demo_1.h5" in errors[0] and "expects [T, 256]" in errors[0]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from sdanet_gui.ui.segment_lane import ADDED, PREDICTED, SegmentLane
-from sdanet_gui.ui.timeline import CURVES_WITH_HEATMAP, HEATMAP_ABOVE, TimelineWidget
+from sdanet_gui.ui.review.kinds import ADDED, PREDICTED
+from sdanet_gui.ui.review.segment_lane import SegmentLane
+from sdanet_gui.ui.review.timeline import CURVES_WITH_HEATMAP, HEATMAP_ABOVE, TimelineWidget
 
 from .conftest import show_timeline
 from .mouse import click, drag, wheel
@@ -126,9 +127,9 @@ def test_many_classes_get_a_heatmap_and_curves_only_for_selected(qtbot):
     w.show()
     qtbot.waitExposed(w)
     assert w.heat_plot.isVisible() and w.heatmap.image.shape == (300, c)
-    top = np.argsort(-w._scores[1].max(0))[:CURVES_WITH_HEATMAP]
+    top = np.argsort(-w.scores[1].max(0))[:CURVES_WITH_HEATMAP]
     assert w.curve_classes == sorted(top.tolist())  # curves for the strongest classes only
-    weak = int(np.argmin(w._scores[1].max(0)))
+    weak = int(np.argmin(w.scores[1].max(0)))
     w.focus_class(weak)  # the user selects a segment of a weak class: its curve joins
     assert weak in w.curve_classes and len(w.curve_classes) == CURVES_WITH_HEATMAP + 1
     w.set_selected_classes([3, 31])
@@ -175,7 +176,7 @@ def test_score_curves_redraw_exactly_once_the_view_is_still(qtbot, timeline):
         timeline.viewport().repaint()
     assert curves.renders == exact
     qtbot.waitUntil(lambda: curves.renders == exact + 1, timeout=3000)  # settled: exact again
-    assert curves._cache["view"][:2] == pytest.approx((16.0, 46.0))
+    assert curves.rendering()["view"][:2] == pytest.approx((16.0, 46.0))
 
 
 def test_dragged_boundary_snaps_to_the_threshold_crossing_unless_shift(qtbot, timeline):

@@ -12,9 +12,10 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage, QPainter
 
-from sdanet_gui.ui.segment_lane import ADDED, CONFIRMED, EDITED, PREDICTED, SegmentLane
-from sdanet_gui.ui.time_axis import TimeAxis
-from sdanet_gui.ui.timeline import TimelineWidget
+from sdanet_gui.ui.review.kinds import ADDED, CONFIRMED, EDITED, PREDICTED
+from sdanet_gui.ui.review.segment_lane import SegmentLane
+from sdanet_gui.ui.review.time_axis import TimeAxis
+from sdanet_gui.ui.review.timeline import TimelineWidget
 
 from .conftest import show_timeline
 from .mouse import click
@@ -56,7 +57,7 @@ def _labels(specs) -> list:
 
 def test_time_axis_makes_the_same_ticks_and_labels_as_pyqtgraph(qapp, timeline):
     axis = timeline.lane_plot.getAxis("bottom")
-    assert isinstance(axis, TimeAxis) and axis._lean()
+    assert isinstance(axis, TimeAxis) and axis.is_lean()
     img = QImage(10, 10, QImage.Format.Format_ARGB32)
     p = QPainter(img)
     rng = np.random.default_rng(0)
@@ -88,12 +89,11 @@ def test_a_sparse_lane_looks_the_same_from_its_cached_image_as_drawn_directly(qa
                       kinds)
     timeline.set_x_range(99.7, 121.3)
     qapp.processEvents()
-    lane._strip_cache.clear()
-    lane._painted_view = None  # as in a pan frame: no image of this view yet, drawn directly
+    lane.forget_renderings()  # as in a pan frame: no image of this view yet, drawn directly
     direct = _pixels(timeline.grab().toImage())
-    assert not lane._strip_cache  # nothing cached by a moving frame
+    assert not lane.rendered_strips()  # nothing cached by a moving frame
     cached = _pixels(timeline.grab().toImage())  # the same view again: built, then blitted
-    assert ("human", "vector") in lane._strip_cache and ("predicted", "vector") in lane._strip_cache
+    assert ("human", "vector") in lane.rendered_strips() and ("predicted", "vector") in lane.rendered_strips()
     rows = _lane_rows(timeline, 1)
     assert direct[rows].max() > 100  # the lane is painted
     np.testing.assert_array_equal(cached[rows], direct[rows])
@@ -117,16 +117,16 @@ def test_repaints_of_a_still_view_do_not_postpone_the_exact_redraw(qapp, timelin
         qapp.processEvents()
         time.sleep(0.01)
     assert curves.renders == exact + 1
-    assert curves._cache["view"][:2] == pytest.approx((290.0, 390.0))
-    assert lane._strip_cache[("human", "vector")]["view"][:2] == pytest.approx((290.0, 390.0))
+    assert curves.rendering()["view"][:2] == pytest.approx((290.0, 390.0))
+    assert lane.rendered_strips()[("human", "vector")]["view"][:2] == pytest.approx((290.0, 390.0))
 
 
 def test_the_redraw_at_rest_is_spread_over_repaints_one_rendering_each(qapp, timeline, monkeypatch):
     """With a render budget of zero each repaint makes at most one rendering (the first is always
     allowed); the rest waits for the next turn of the event loop, and in the end every item has
     its exact rendering for the view, the curves with both margins grown on."""
-    from sdanet_gui.ui.render_budget import BUDGET
-    from sdanet_gui.ui.score_curves import MARGIN
+    from sdanet_gui.ui.review.render_budget import BUDGET
+    from sdanet_gui.ui.review.score_curves import MARGIN
 
     curves = timeline.score_curves
     for row in range(3):
@@ -150,12 +150,12 @@ def test_the_redraw_at_rest_is_spread_over_repaints_one_rendering_each(qapp, tim
     assert max(per_turn) <= 2                 # processEvents' own paint + the repaint: one each
     assert sum(per_turn) >= 4                 # curves: view, two margins; lanes: strips
     assert sum(1 for k in per_turn if k) >= 3  # ... over several turns
-    c = curves._cache
-    assert c["view"][:2] == pytest.approx((600.0, 800.0)) and curves._pending == []
+    c = curves.rendering()
+    assert c["view"][:2] == pytest.approx((600.0, 800.0)) and curves.pending_pieces() == []
     assert c["xa"] == pytest.approx(600.0 - MARGIN * 200.0, abs=1.0)
     assert c["xb"] == pytest.approx(800.0 + MARGIN * 200.0, abs=1.0)
     for row in range(3):
-        assert timeline.lane(row)._strip_cache["predicted"]["view"][:2] == pytest.approx((600.0, 800.0))
+        assert timeline.lane(row).rendered_strips()["predicted"]["view"][:2] == pytest.approx((600.0, 800.0))
 
 
 def test_a_pan_past_the_last_rendering_shows_the_overview_and_renders_only_when_still(qapp, timeline):
@@ -164,7 +164,7 @@ def test_a_pan_past_the_last_rendering_shows_the_overview_and_renders_only_when_
     timeline.viewport().repaint()
     _still(qapp)
     exact, overviews = curves.renders, curves.overview_renders
-    assert curves._overview is not None
+    assert curves.has_overview()
     timeline.set_x_range(600.0, 650.0)  # far beyond the rendering's margin
     timeline.viewport().repaint()
     assert curves.renders == exact  # no rendering in a moving frame
@@ -176,7 +176,7 @@ def test_a_pan_past_the_last_rendering_shows_the_overview_and_renders_only_when_
     _still(qapp)
     timeline.viewport().repaint()
     assert curves.renders == exact + 1 and curves.overview_renders == overviews
-    assert curves._cache["view"][:2] == pytest.approx((600.0, 650.0))
+    assert curves.rendering()["view"][:2] == pytest.approx((600.0, 650.0))
 
 
 def test_a_moving_frame_shows_the_curves_where_the_exact_rendering_puts_them(qapp, qtbot):
@@ -218,7 +218,7 @@ def test_at_deep_zoom_a_pan_past_the_rendering_renders_exactly_at_once(qapp, tim
     timeline.set_x_range(400.0, 405.0)  # beyond it: cheap enough to render exactly now
     timeline.viewport().repaint()
     assert curves.renders == exact + 1
-    assert curves._cache["view"][:2] == pytest.approx((400.0, 405.0))
+    assert curves.rendering()["view"][:2] == pytest.approx((400.0, 405.0))
 
 
 def test_a_segment_half_in_view_is_drawn_at_the_view_edge(qapp, timeline):
@@ -271,7 +271,7 @@ def test_merged_sub_pixel_segments_still_hit_test_and_select(qtbot, qapp, timeli
     timeline.fit()
     timeline.viewport().repaint()
     _still(qapp)
-    assert ("human", "overview") in lane._strip_cache  # painted as merged pixel columns
+    assert ("human", "overview") in lane.rendered_strips()  # painted as merged pixel columns
     got = []
     lane.clicked.connect(lambda row, seg_id, x: got.append((seg_id, x)))
     for t in (123.4, 555.5, 901.2):

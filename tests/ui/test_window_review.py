@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from sdanet_gui.ui.main_window import DEFAULT_CLASS
+from sdanet_gui.session.review_session import DEFAULT_CLASS
 
 from .mouse import click, drag
 
@@ -61,7 +61,7 @@ def test_drop_a_real_video_it_opens_in_a_new_project_and_plays(qtbot, window, de
 
 def test_dropping_a_folder_adds_its_videos_and_reports_what_it_cannot_open(qtbot, window, tmp_path, shared_data, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: errors.append(a[2]))
     folder = tmp_path / "clips" / "nested"
     folder.mkdir(parents=True)
     for name in ("sleap__small_robot_3_frame.mp4", "decord__video_0.mov"):
@@ -69,7 +69,7 @@ def test_dropping_a_folder_adds_its_videos_and_reports_what_it_cannot_open(qtbot
     (folder / "notes.txt").write_text("not a video")
     (folder / "broken.mp4").write_bytes(b"\x00" * 1000)
     drop(window, [tmp_path / "clips"])
-    qtbot.waitUntil(lambda: len(window.video_list.items()) == 2 and not window.opener.busy(), timeout=20000)
+    qtbot.waitUntil(lambda: len(window.video_list.items()) == 2 and not window.opening.busy(), timeout=20000)
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=5000)
     assert "broken.mp4" in errors[0]
     names = sorted(i.text(0) for i in window.video_list.items())
@@ -88,19 +88,19 @@ def test_segment_table_and_undo_history_follow_edits(qtbot, window, demo_video):
     drag(tl.viewport(), QPointF(tl.widget_pos("lanes", 3.0, 0.66)), QPointF(tl.widget_pos("lanes", 5.0, 0.66)))
     (seg,) = project.segments(window.current_video_id)
     assert abs(seg.start_frame - 84) <= 1 and abs(seg.end_frame - 140) <= 1
-    assert table.rowCount() == 1 and table.item(0, 0).text() == DEFAULT_CLASS
-    assert table.item(0, 4).text() == "added" and table.selected_id() == seg.id
+    assert table.rowCount() == 1 and table.item(0, table.CLASS).text() == DEFAULT_CLASS
+    assert table.item(0, table.BY).text() == "added" and table.selected_id() == seg.id
     assert window.undo_view.model().rowCount() == 2  # "<opened>" + the add
     # choosing a row in the table selects the segment and moves the player to its start
     review.editor.select(None)
     table.selectRow(0)
     assert review.editor.selected_id == seg.id and review.player.position == seg.start_frame
     # undo from the Edit menu: the table empties
-    window.action_undo.trigger()
+    window.menus.undo.trigger()
     assert project.segments(window.current_video_id) == [] and table.rowCount() == 0
-    window.action_redo.trigger()
+    window.menus.redo.trigger()
     assert table.rowCount() == 1
-    assert window.video_list.items()[0].text(3) == "0 / 1"
+    assert window.video_list.items()[0].text(2) == "0 / 1"
 
 
 def test_open_a_saved_project_shows_its_first_video_and_segments(qtbot, window, project, reader):
@@ -116,7 +116,7 @@ def test_open_a_saved_project_shows_its_first_video_and_segments(qtbot, window, 
 
 def test_a_missing_path_is_reported_by_name(qtbot, window, tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: seen.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: seen.append(a[2]))
     window.open_paths([tmp_path / "nope.mp4"])
     assert seen and "nope.mp4: not found" in seen[0]
 
@@ -136,7 +136,7 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
-    double_click(table.model().index(0, 2))
+    double_click(table.model().index(0, table.END))
     editor = table.findChild(QLineEdit)
     assert editor is not None
     editor.selectAll()
@@ -144,9 +144,9 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
     qtbot.keyClick(editor, K.Key_Return)
     qtbot.waitUntil(lambda: p.segment(sid).end_frame == 84, timeout=3000)
     assert reader.clock.seconds_to_boundary(3.0) == 84
-    assert table.item(0, 2).text() == "00:00:03.000"
+    assert table.item(0, table.END).text() == "00:00:03.000"
     # the class cell offers the project's classes
-    double_click(table.model().index(0, 0))
+    double_click(table.model().index(0, table.CLASS))
     box = table.findChild(QComboBox)
     assert [box.itemText(i) for i in range(box.count())] == ["arm wrestling", "cheering", "talking"]
     box.setCurrentText("cheering")
@@ -154,15 +154,15 @@ def test_segment_table_cells_edit_class_and_times_through_undoable_commands(qtbo
     qtbot.waitUntil(lambda: p.segment(sid).label == "cheering", timeout=3000)
     # a bad time is refused with a message and the cell shows the stored value again
     assert window.review.editor.edit_field(sid, "start", "not a time") is False
-    assert table.item(0, 1).text() == "00:00:01.000" and p.segment(sid).start_frame == 28
-    window.action_undo.trigger()
-    window.action_undo.trigger()
+    assert table.item(0, table.START).text() == "00:00:01.000" and p.segment(sid).start_frame == 28
+    window.menus.undo.trigger()
+    window.menus.undo.trigger()
     assert (p.segment(sid).label, p.segment(sid).end_frame) == ("talking", 56)
 
 
 def test_dropping_an_annotation_file_imports_it_and_a_bad_one_is_named(qtbot, window, shared_data, tmp_path, monkeypatch):
     errors = []
-    monkeypatch.setattr("sdanet_gui.ui.main_window.show_error", lambda *a, **k: errors.append(a[2]))
+    monkeypatch.setattr("sdanet_gui.ui.shell.opening.show_error", lambda *a, **k: errors.append(a[2]))
     gt = shared_data / "annotations" / "activitynet13_subset_mmaction2" / "gt.json"
     drop(window, [gt])
     assert errors == []
