@@ -40,16 +40,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = (256, 1024)
-CONFIGS = (("full", None), ("all-off", "all"))
+# (row, which modules): "full" all five on (the paper's method), "preset" the modules the thumos14
+# preset switches on, "all-off" the CO2-Net baseline. A compared checkout runs full and all-off.
+CONFIGS = (("full", "paper"), ("preset", "preset"), ("all-off", "all"))
 
 
 # --- measurements (run inside a child process) ---------------------------------------------------
 
-def _config(without):
+def _config(which):
     from sdanet_gui.sdanet.config import apply_overrides, apply_without, load_preset
 
-    return apply_without(apply_overrides(load_preset("thumos14"), [
-        "train.batch_size=10", "train.max_seqlen=320", "train.same_class_pairs=3"]), without)
+    cfg = apply_overrides(load_preset("thumos14"), [
+        "train.batch_size=10", "train.max_seqlen=320", "train.same_class_pairs=3"])
+    if which == "paper":
+        for m in ("mtff", "sda", "pfm", "similarity", "reconstruction"):
+            setattr(cfg.modules, m, True)
+        return cfg
+    return apply_without(cfg, None if which == "preset" else which)
 
 
 def _data(dim: int, train_videos: int, test_videos: int, min_snippets: int, max_snippets: int):
@@ -117,7 +124,7 @@ def child_main(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    without = None if args.without == "none" else args.without
+    without = args.without
     if args.child == "train":
         out = measure_training(args.dim, without, args.steps, args.device)
     else:
@@ -130,7 +137,7 @@ def child_main(args) -> None:
 def run_child(code_root: Path, kind: str, dim: int, without: str | None, args) -> dict:
     """One measurement in a fresh process that imports `sdanet_gui` from `code_root`."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--dim", str(dim),
-           "--without", without or "none", "--steps", str(args.steps), "--videos", str(args.videos),
+           "--without", without, "--steps", str(args.steps), "--videos", str(args.videos),
            "--code", str(code_root)]
     if args.device:
         cmd += ["--device", args.device]
@@ -157,7 +164,7 @@ def _timed(fn, repeats: int) -> float:
 
 
 def profile_blocks(dim: int, repeats: int = 3) -> dict[str, float]:
-    """ms of forward + backward of each block and loss of the full thumos14 model, batch 10 x 320,
+    """ms of forward + backward of each block and loss of the full model (all five modules, thumos14), batch 10 x 320,
     2 x `dim` input, 20 classes (blocks timed alone on inputs of their real shapes)."""
     import torch
 
@@ -165,7 +172,7 @@ def profile_blocks(dim: int, repeats: int = 3) -> dict[str, float]:
     from sdanet_gui.sdanet import losses as L
     from sdanet_gui.sdanet.network import SDANet
 
-    cfg = _config(None)
+    cfg = _config("paper")
     spec = FeatureSpec(25.0, 16, 16, (("rgb", dim), ("flow", dim)))
     torch.manual_seed(0)
     net = SDANet(cfg, spec, 20).train()
@@ -276,6 +283,8 @@ def main(argv=None) -> dict:
     for label, root in codes:
         for dim in shapes:
             for name, without in CONFIGS:
+                if label != "this checkout" and name == "preset":
+                    continue
                 tr = run_child(root, "train", dim, without, args)
                 pr = run_child(root, "predict", dim, without, args)
                 figures[(label, dim, name)] = (tr, pr)
@@ -293,6 +302,9 @@ def main(argv=None) -> dict:
         for name, _ in CONFIGS:
             cells = []
             for label, _ in codes:
+                if (label, dim, name) not in figures:
+                    cells += ["-"] * 5
+                    continue
                 tr, pr = figures[(label, dim, name)]
                 cells += [f"{tr['s_per_step']:.3f}", f"{tr['snippets_per_s']:.0f}", f"{tr['params'] / 1e6:.2f} M",
                           f"{tr['peak_rss_mib']:.0f} MiB",

@@ -4,7 +4,7 @@
 
 Prints one table per modality (rgb, flow) with a column for the real I3D features (the
 video_features reference extraction of ActivityNet v_GGSY1Qvo990 in
-`../shared/data/features/video_features_i3d`, RAFT flow, 24-frame stacks every 12 frames at
+`tests/assets/features/video_features_i3d`, RAFT flow, 24-frame stacks every 12 frames at
 15 fps: 21 snippets, 1024-d per stream; plus the 5 non-overlapping 64-frame snippets), the
 synthetic "i3d" mode and the old "gaussian" mode, so that the match is measured, not claimed.
 The real features are one 18-second video; they say what I3D features look like, not what a
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-REAL_DIR = ROOT.parent / "shared" / "data" / "features" / "video_features_i3d"
+REAL_DIR = ROOT / "tests" / "assets" / "features" / "video_features_i3d"   # copies, see SOURCES.md
 REAL_VIDEO = "v_GGSY1Qvo990"
 
 

@@ -53,32 +53,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import synthetic_i3d
 from .structures import FeatureSet, FeatureVideo, Segment, VideoAnnotation
+from .synthetic_layout import SyntheticParams, instance_lengths, place, video_layout
 from .units import FeatureSpec
 
 TRAIN, TEST = "train", "test"
 _SUBSET_KEY = {TRAIN: 1, TEST: 2}
 BUNDLE_NAME = "Synthetic"   # W-TALC bundle: Synthetic-I3D-JOINTFeatures.npy + Synthetic-Annotations/
-
-
-@dataclass(frozen=True)
-class SyntheticParams:
-    """The knobs of the generative model (defaults = the model in the module docstring)."""
-
-    amplitude: float = 4.0
-    noise_rho: float = 0.5
-    short_video_prob: float = 0.3
-    second_class_prob: float = 0.25
-    weak_middle_prob: float = 0.5
-    weak_middle_level: float = 0.25
-    split_prob: float = 0.5
-    weak_modality_level: float = 0.2
-    context_prob: float = 0.5
-    context_level: float = 0.8
-    max_distractors: int = 3
-    domain_angle_deg: float = 70.0
-    domain_background_shift: float = 1.5
-    gap: int = 3
 
 
 @dataclass
@@ -118,53 +100,12 @@ def _rotate(base: np.ndarray, toward: np.ndarray, theta: float) -> np.ndarray:
     return _unit(math.cos(theta) * base + math.sin(theta) * toward)
 
 
-def _place(rng, occupied: np.ndarray, length: int, gap: int) -> int | None:
-    """A random start for an instance of `length` keeping `gap` free snippets around it."""
-    t = len(occupied)
-    if length > t:
-        return None
-    for _ in range(60):
-        s = int(rng.integers(0, t - length + 1))
-        if not occupied[max(0, s - gap):min(t, s + length + gap)].any():
-            return s
-    free = [s for s in range(t - length + 1)
-            if not occupied[max(0, s - gap):min(t, s + length + gap)].any()]
-    return int(rng.choice(free)) if free else None
-
-
-def _instance_lengths(rng, short_heavy: bool, primary: bool, t: int) -> list[int]:
-    if short_heavy:
-        n = int(rng.integers(3, 9)) if primary else int(rng.integers(2, 5))
-        return [int(rng.integers(2, 5)) for _ in range(n)]
-    n = int(rng.integers(1, 4))
-    out = []
-    for _ in range(n):
-        u = rng.random()
-        if u < 0.35:
-            out.append(int(rng.integers(2, 5)))
-        elif u < 0.75:
-            out.append(int(rng.integers(5, 13)))
-        else:
-            out.append(int(rng.integers(13, max(14, min(40, t // 4)) + 1)))
-    return out
-
-
-def _layout(rng, p: SyntheticParams, primary: int, num_classes: int, t_range: tuple[int, int]):
-    """A video's length, classes (primary first, a second one with p.second_class_prob) and
-    whether it is short-heavy; the first draws of every video, in both modes."""
-    t = int(rng.integers(t_range[0], t_range[1] + 1))
-    classes = [primary]
-    if num_classes > 1 and rng.random() < p.second_class_prob:
-        classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
-    return t, classes, rng.random() < p.short_video_prob
-
-
 def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, index: int,
                 primary: int, num_classes: int, dims: list[int], names: list[str],
                 t_range: tuple[int, int], domain: float):
     """One video: features [T, D] float32 and its annotation pieces (snippet units)."""
     rng = np.random.default_rng([seed, _SUBSET_KEY[subset], index])
-    t, classes, short_heavy = _layout(rng, p, primary, num_classes, t_range)
+    t, classes, short_heavy = video_layout(rng, p, primary, num_classes, t_range)
     m_count = len(dims)
     theta = math.radians(p.domain_angle_deg) * domain
     proto = [_rotate(world.proto[m], world.rot[m], theta) for m in range(m_count)]
@@ -175,8 +116,8 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
     instances = []  # (class, start, end, meta)
     for ci, c in enumerate(classes):
         placed = 0
-        for length in _instance_lengths(rng, short_heavy, ci == 0, t):
-            s = _place(rng, occupied, length, p.gap)
+        for length in instance_lengths(rng, short_heavy, ci == 0, t):
+            s = place(rng, occupied, length, p.gap)
             if s is None:
                 continue
             e = s + length
@@ -215,7 +156,7 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
 
     for _ in range(int(rng.integers(0, p.max_distractors + 1))):
         length = int(rng.integers(3, 11))
-        s = _place(rng, occupied, length, 1)
+        s = place(rng, occupied, length, 1)
         if s is None:
             continue
         k = int(rng.integers(0, world.distractor[0].shape[0]))
@@ -273,8 +214,6 @@ def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_
     names = list(spec.modality_names)
     classes = [f"class{c:02d}" for c in range(num_classes)]
     if mode == "i3d":
-        from . import synthetic_i3d
-
         ip = i3d_params or synthetic_i3d.I3DLikeParams()
         world = synthetic_i3d.make_world(seed, num_classes, dims, ip)
     else:
@@ -287,7 +226,7 @@ def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_
             changes = None
             if mode == "i3d":
                 rng = np.random.default_rng([seed, _SUBSET_KEY[subset], i, 3])
-                t, present, short_heavy = _layout(rng, p, primary, num_classes, (min_snippets, max_snippets))
+                t, present, short_heavy = video_layout(rng, p, primary, num_classes, (min_snippets, max_snippets))
                 feats, instances, changes = synthetic_i3d.make_video(
                     world, p, ip, rng=rng, t=t, classes=present, short_heavy=short_heavy, dims=dims,
                     names=names)

@@ -3,7 +3,7 @@
 Why it exists: the default ("gaussian") generator draws features as class directions plus AR(1)
 Gaussian noise that holds about 90 % of the energy, so snippet differences are mostly noise and
 a boundary changes a snippet by about as much as the noise does. Two-stream I3D features of
-real videos are not like that (measured on the real features in `../shared/data/features`,
+real videos are not like that (measured on the real features in `tests/assets/features`,
 `benchmarks/feature_stats.py`): they are non-negative (post-ReLU averages), a few channels
 carry most of each snippet's energy, most of the energy is a per-video/per-shot component,
 consecutive snippets are very similar (cosine 0.9-0.98 for rgb, 0.6-0.9 for flow) and a change
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic import SyntheticParams, _instance_lengths, _place
+from .synthetic_layout import SyntheticParams, instance_lengths, place
 
 _MODE_KEY = 3   # keeps this mode's random streams apart from the gaussian mode's
 
@@ -141,8 +141,8 @@ def make_video(world: _WorldI3D, gp: SyntheticParams, p: I3DLikeParams, *, rng, 
     instances = []
     for ci, c in enumerate(classes):
         placed = 0
-        for length in _instance_lengths(rng, short_heavy, ci == 0, t):
-            s = _place(rng, occupied, length, gp.gap)
+        for length in instance_lengths(rng, short_heavy, ci == 0, t):
+            s = place(rng, occupied, length, gp.gap)
             if s is None:
                 continue
             e = s + length
@@ -186,7 +186,7 @@ def make_video(world: _WorldI3D, gp: SyntheticParams, p: I3DLikeParams, *, rng, 
 
     for _ in range(int(rng.integers(0, gp.max_distractors + 1))):
         length = int(rng.integers(3, 11))
-        s = _place(rng, occupied, length, 1)
+        s = place(rng, occupied, length, 1)
         if s is None:
             continue
         k = int(rng.integers(0, world.distractor[0].shape[0]))

@@ -327,7 +327,7 @@ class SDANetConfig:
         for key, val in (("model.mtff_width", m.mtff_width), ("model.sda_dim", m.sda_dim),
                          ("model.reconstruction_hidden", m.reconstruction_hidden)):
             if val < -1:
-                problems.append(f"{key} must be >= -1 (0 = a quarter of the stream, -1 = full; got {val})")
+                problems.append(f"{key} must be >= -1 (0 = the bottleneck max(min(H, 64), H / 8), -1 = full; got {val})")
         if m.sda_dim > 0 and m.sda_dim % max(1, m.sda_heads):
             problems.append(f"model.sda_dim ({m.sda_dim}) must be divisible by model.sda_heads "
                             f"({m.sda_heads})")
@@ -476,6 +476,16 @@ def apply_overrides(cfg: SDANetConfig, overrides: Iterable[str] | None) -> SDANe
 
 def apply_without(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDANetConfig:
     """Switch off modules named in `"mtff,sda"` (or a list); `"all"` switches off all five."""
+    return _switch(cfg, modules, False, "--without")
+
+
+def apply_with(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDANetConfig:
+    """Switch on modules named in `"sda,pfm"` (or a list); `"all"` switches on all five (the
+    paper's full method, whatever the preset leaves off)."""
+    return _switch(cfg, modules, True, "--with")
+
+
+def _switch(cfg: SDANetConfig, modules, on: bool, flag: str) -> SDANetConfig:
     out = cfg.copy()
     if modules is None:
         return out
@@ -483,14 +493,14 @@ def apply_without(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDA
     for name in filter(None, names):
         if name == "all":
             for m in MODULE_NAMES:
-                setattr(out.modules, m, False)
+                setattr(out.modules, m, on)
             continue
         if name not in MODULE_NAMES:
             close = difflib.get_close_matches(name, MODULE_NAMES, n=2)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise UserError(f"--without: unknown module {name!r}{hint}; modules are "
+            raise UserError(f"{flag}: unknown module {name!r}{hint}; modules are "
                             f"{', '.join(MODULE_NAMES)} (or all)")
-        setattr(out.modules, name, False)
+        setattr(out.modules, name, on)
     return out
 
 

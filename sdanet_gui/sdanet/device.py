@@ -12,6 +12,10 @@ Rules:
   BF16, thumos14 preset, batch 10 x 320, load ~1.3): a full training step 2.9 -> 1.7 s at
   2 x 1024-d and 0.41 -> 0.29 s at 2 x 256-d; the baseline trained 1000 steps on the I3D-like
   synthetic set reached the same best validation mAP in both (68.6 bf16, 68.3 fp32).
+  Scoring (`DevicePlan.for_scoring`: predict, the window's scoring, validation) is fp32 on the CPU:
+  bf16 keeps 3 significant digits, so a modality's attention and the fused one disagreed by
+  2e-3, and the scores a version caches, the curves the window draws and the change summary
+  after a fine-tuning would move with the machine's instruction set.
 - The user overrides with the `SDANET_DEVICE` environment variable or a `--device` flag
   (`auto`, `cpu`, `cuda`, `cuda:1`, ...), and precision with `SDANET_PRECISION` / `precision=`
   (`auto`, `fp32`, `bf16`, `fp16`). Asking for CUDA where there is none is a `UserError`.
@@ -50,8 +54,12 @@ class DevicePlan:
 
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
 
+    def for_scoring(self) -> "DevicePlan":
+        """The plan to score videos with: fp32 on the CPU (see the module's rules), as is on CUDA."""
+        return DevicePlan(self.device, "fp32") if self.device.type == "cpu" else self
+
     def autocast(self):
-        """Context manager for forward passes: autocast on CUDA in bf16/fp16, a no-op in fp32."""
+        """Context manager for forward passes: autocast in bf16/fp16, a no-op in fp32."""
         import torch
 
         if self.precision == "fp32":

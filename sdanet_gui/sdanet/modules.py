@@ -99,8 +99,9 @@ class MTFF(nn.Module):
     the bottleneck itself are concatenated, fused by a 1x1 conv (n+1)W -> H with LeakyReLU and
     dropout, and added to the input. Receptive fields 1 + (k-1) d_i let short actions (a few
     snippets) keep their own scale next to longer context. The bottleneck keeps the block's
-    cost a fraction of the stream's at I3D widths (W = H/4 by default: 3 dilated convs at full
-    width would cost more than the rest of the network).  x: [B, T, H] -> [B, T, H]
+    cost a fraction of the stream's at I3D widths (by default W = max(min(H, 64), H / 8): three
+    dilated convs at full width would cost more than the rest of the network).
+    x: [B, T, H] -> [B, T, H]
     """
 
     def __init__(self, hidden: int, kernel: int, dilations: list[int], dropout: float, width: int | None = None,
@@ -246,8 +247,9 @@ class SDA(nn.Module):
 
     down: H -> E (linear); the blocks run at E (each recomputes the differences of its input);
     up: E -> H adds what the blocks changed (their output minus their input) to the stream, so
-    the bottleneck never replaces the stream with a low-rank copy of itself. E = H/4 by default:
-    at I3D widths a full-width Transformer block costs more than the rest of the network.
+    the bottleneck never replaces the stream with a low-rank copy of itself. By default E =
+    max(min(H, 64), H / 8): at I3D widths a full-width Transformer block costs more than the
+    rest of the network.
     x: [B, T, H] -> [B, T, H]
     """
 

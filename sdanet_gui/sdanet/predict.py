@@ -64,7 +64,7 @@ def score_features(model, features: np.ndarray, plan: DevicePlan | None = None) 
     """Run the model on one whole video. features: [T, D] -> VideoScores (see its docstring)."""
     import torch
 
-    plan = plan or _plan_of(model)
+    plan = (plan or _plan_of(model)).for_scoring()
     x = torch.tensor(np.asarray(features, dtype=np.float32), device=plan.device)[None]
     mask = torch.ones(x.shape[:2], dtype=torch.bool, device=plan.device)
     was_training = model.training

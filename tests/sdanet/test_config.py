@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sdanet_gui.errors import UserError
-from sdanet_gui.sdanet.config import (MODULE_NAMES, SDANetConfig, all_keys, apply_overrides, apply_without,
+from sdanet_gui.sdanet.config import (MODULE_NAMES, SDANetConfig, all_keys, apply_overrides, apply_with, apply_without,
                                       load_preset, preset_names)
 
 
@@ -26,7 +26,10 @@ def test_bundled_presets_hold_the_family_hyperparameters():
     assert (an.train.lr, an.train.weight_decay, an.train.max_seqlen, an.train.iterations) == (3e-5, 5e-4, 60, 22000)
     assert (an.train.smoothing_kernel, an.data.train_subset, an.data.test_subset) == (13, "training", "validation")
     assert load_preset("activitynet1.3").data.num_classes == 200
-    for name in preset_names():
+    # thumos14 leaves off the modules that cost on I3D-like features (docs/ablation.md); the
+    # presets without that evidence keep the paper's full method
+    assert th.enabled_modules() == ["pfm", "similarity"]
+    for name in set(preset_names()) - {"thumos14"}:
         assert load_preset(name).enabled_modules() == list(MODULE_NAMES)
 
 
@@ -84,6 +87,25 @@ def test_without_switches_modules_off_and_refuses_unknown_names():
     assert apply_without(SDANetConfig(), ["pfm"]).modules.pfm is False
     with pytest.raises(UserError, match="unknown module 'mtf' \\(did you mean mtff\\?\\)"):
         apply_without(SDANetConfig(), "mtf")
+
+
+def test_with_switches_modules_on_so_the_papers_full_method_is_one_flag_away():
+    off = apply_without(SDANetConfig(), "all")
+    assert apply_with(off, "sda, PFM").enabled_modules() == ["sda", "pfm"]
+    for preset in ("thumos14", "activitynet1.2", "activitynet1.3"):
+        assert apply_with(load_preset(preset), "all").enabled_modules() == list(MODULE_NAMES)
+    with pytest.raises(UserError, match="--with: unknown module 'sdb'"):
+        apply_with(off, "sdb")
+
+
+def test_train_names_the_modules_a_preset_leaves_off_and_how_to_get_the_paper_back():
+    from sdanet_gui.commands.train import describe_modules
+
+    line = describe_modules(load_preset("thumos14"))
+    assert line.startswith("preset thumos14: modules on: pfm, similarity; off: mtff, sda, reconstruction")
+    assert "--with all" in line and "docs/ablation.md" in line
+    assert describe_modules(apply_with(load_preset("thumos14"), "all")) == \
+        "preset thumos14: modules on: mtff, sda, pfm, similarity, reconstruction"
 
 
 def test_presets_by_path_and_unknown_presets(tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from sdanet_gui.data.structures import FeatureVideo
 from sdanet_gui.data.synthetic import make_synthetic
 from sdanet_gui.errors import Cancelled, UserError
 from sdanet_gui.sdanet.checkpoint import load_checkpoint, state_hash
@@ -122,6 +123,8 @@ def test_device_choice_defaults_to_the_cpu_here_and_refuses_impossible_requests(
 
     assert choose_device("cpu").precision == ("bf16" if cpu_bf16_supported() else "fp32")
     assert choose_device("cpu", precision="fp32").precision == "fp32"
+    # scores are fp32 on the CPU whatever the training precision (cached scores, curves)
+    assert choose_device("cpu").for_scoring().precision == "fp32"
     with pytest.raises(UserError, match="tpu"):
         choose_device("tpu")
     with pytest.raises(UserError, match="fp16 needs a CUDA"):
@@ -200,9 +203,8 @@ def test_a_diverging_run_fails_clearly_and_leaves_the_old_checkpoint(tmp_path):
     out = tmp_path / "m.pt"
     out.write_bytes(b"previous checkpoint")
     # Unnormalised features of 1e30 overflow float32 inside the network: the loss becomes NaN.
-    for v in fs.by_subset("train"):
-        arr = v.features() * np.float32(1e30)
-        v._loader = lambda a=arr: a
+    fs.videos = [FeatureVideo(v.name, v.annotation, lambda a=v.features() * np.float32(1e30): a, v.num_snippets)
+                 if v.annotation.subset == fs.train_subset else v for v in fs.videos]
     with pytest.raises(TrainingDiverged) as err:
         train(cfg, fs, out=out, iterations=5, seed=0)
     assert isinstance(err.value, UserError) and "step 1" in str(err.value)
