@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from probes import foreground, roc_auc  # noqa: E402
 from sdanet_gui.sdanet.config import MODULE_NAMES, apply_overrides, load_preset  # noqa: E402
 
 PRESET = None   # the row whose modules are the preset's own
@@ -63,19 +64,6 @@ def configs(overrides: list[str], preset: str = "synthetic"):
         yield name, cfg
 
 
-def roc_auc(scores, positive) -> float:
-    """ROC AUC, ties counting one half (Mann-Whitney U). scores [N], positive [N] bool."""
-    import numpy as np
-
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    upper = np.cumsum(counts)                        # rank of the last element of each tie group
-    ranks = (upper - (counts - 1) / 2.0)[inverse]    # average 1-based rank
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def diagnostics(model, fs, cfg) -> dict:
     """Where detections are won or lost: attention AUC, CAS AUC, mAP | GT attention, train mAP."""
     import numpy as np
@@ -92,11 +80,7 @@ def diagnostics(model, fs, cfg) -> dict:
     atn, cas, fg, preds = [], [], [], {}
     for i, v in enumerate(test):
         sc = score_features(model, v.features())
-        inside = np.zeros(v.num_snippets, dtype=bool)
-        for seg in v.annotation.segments:
-            lo = int(round(float(fs.spec.seconds_to_snippet(seg.start))))
-            hi = int(round(float(fs.spec.seconds_to_snippet(seg.end))))
-            inside[lo:hi] = True
+        inside = foreground(fs.spec, v)
         atn.append(sc.attention)
         cas.append(sc.cas[:, :-1][:, labels[i] > 0].max(axis=1))
         fg.append(inside)

@@ -26,17 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def roc_auc(scores, positive) -> float:
-    """ROC AUC, ties counting one half (Mann-Whitney U). scores [N], positive [N] bool."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+from probes import foreground, roc_auc
 
 
 def attention_stats(model, fs, videos) -> dict:
@@ -50,13 +40,8 @@ def attention_stats(model, fs, videos) -> dict:
         labels = [fs.classes.index(c) for c in v.annotation.labels]
         cas.append(sc.cas[:, labels].max(axis=1))
         spread.append(float(np.percentile(sc.cas, 99) - np.percentile(sc.cas, 1)))
-        inside = np.zeros(v.num_snippets, dtype=bool)
-        for seg in v.annotation.segments:
-            lo = int(round(float(fs.spec.seconds_to_snippet(seg.start))))
-            hi = int(round(float(fs.spec.seconds_to_snippet(seg.end))))
-            inside[lo:hi] = True
         atn.append(sc.attention)
-        fg.append(inside)
+        fg.append(foreground(fs.spec, v))
     a, f = np.concatenate(atn), np.concatenate(fg)
     return {"attention_mean": float(a.mean()), "attention_above_half": float((a > 0.5).mean()),
             "attention_auc": roc_auc(a, f), "cas_auc": roc_auc(np.concatenate(cas), f),

@@ -55,7 +55,7 @@ import numpy as np
 
 from . import synthetic_i3d
 from .structures import FeatureSet, FeatureVideo, Segment, VideoAnnotation
-from .synthetic_layout import SyntheticParams, instance_lengths, place, video_layout
+from .synthetic_layout import SyntheticParams, instance_lengths, instance_profile, place, video_layout
 from .units import FeatureSpec
 
 TRAIN, TEST = "train", "test"
@@ -124,18 +124,7 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
             occupied[s:e] = True
             placed += 1
             a = p.amplitude * rng.uniform(0.75, 1.25)
-            profile = np.ones(length)
-            weak = length >= 5 and rng.random() < p.weak_middle_prob
-            if weak:
-                lo = int(round(length * 0.3))
-                profile[lo:length - lo] = p.weak_middle_level
-            levels = np.ones(m_count)
-            strong = "all"
-            if m_count >= 2 and rng.random() < p.split_prob:
-                k = int(rng.integers(0, m_count))
-                levels[:] = p.weak_modality_level
-                levels[k] = 1.0
-                strong = names[k]
+            profile, weak, levels, strong = instance_profile(rng, p, length, names)
             for m in range(m_count):
                 signal[m][s:e] += (a * levels[m] * profile)[:, None] * proto[m][c][None, :]
             has_context = rng.random() < p.context_prob

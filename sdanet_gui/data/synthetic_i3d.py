@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic_layout import SyntheticParams, instance_lengths, place
+from .synthetic_layout import SyntheticParams, instance_lengths, instance_profile, place
 
 _MODE_KEY = 3   # keeps this mode's random streams apart from the gaussian mode's
 
@@ -148,18 +148,7 @@ def make_video(world: _WorldI3D, gp: SyntheticParams, p: I3DLikeParams, *, rng, 
             e = s + length
             occupied[s:e] = True
             placed += 1
-            profile = np.ones(length)
-            weak = length >= 5 and rng.random() < gp.weak_middle_prob
-            if weak:
-                lo = int(round(length * 0.3))
-                profile[lo:length - lo] = gp.weak_middle_level
-            levels = np.ones(m_count)
-            strong = "all"
-            if m_count >= 2 and rng.random() < gp.split_prob:
-                k = int(rng.integers(0, m_count))
-                levels[:] = gp.weak_modality_level
-                levels[k] = 1.0
-                strong = names[k]
+            profile, weak, levels, strong = instance_profile(rng, gp, length, names)
             amp = p.action_amplitude * rng.uniform(0.75, 1.25)
             for m, d in enumerate(dims):
                 pat = world.pattern[m][c]

@@ -71,3 +71,23 @@ def video_layout(rng, p: SyntheticParams, primary: int, num_classes: int, t_rang
     if num_classes > 1 and rng.random() < p.second_class_prob:
         classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
     return t, classes, rng.random() < p.short_video_prob
+
+
+def instance_profile(rng, p: SyntheticParams, length: int, names: list[str]):
+    """How strong one instance is along its length and per modality: (profile [length], weak
+    middle?, levels [modalities], the strong modality's name or "all"). A weak middle drops to
+    `p.weak_middle_level` (lengths >= 5, probability `p.weak_middle_prob`); a split instance
+    (probability `p.split_prob`) is strong in one modality only."""
+    profile = np.ones(length)
+    weak = length >= 5 and rng.random() < p.weak_middle_prob
+    if weak:
+        lo = int(round(length * 0.3))
+        profile[lo:length - lo] = p.weak_middle_level
+    levels = np.ones(len(names))
+    strong = "all"
+    if len(names) >= 2 and rng.random() < p.split_prob:
+        k = int(rng.integers(0, len(names)))
+        levels[:] = p.weak_modality_level
+        levels[k] = 1.0
+        strong = names[k]
+    return profile, weak, levels, strong
