@@ -1,16 +1,23 @@
 """Ablation of SDANet's modules on the synthetic feature set: baseline, each module alone, full.
 
-    .venv/bin/python benchmarks/ablation.py [--iterations N] [--seeds 0,1] [--json OUT]
+    .venv/bin/python benchmarks/ablation.py [--only ROWS] [--seeds 0,1,2] [--json OUT] [--set KEY=VALUE]
+    .venv/bin/python benchmarks/ablation.py --mode gaussian        (the earlier rounds' data)
+
+Defaults: the I3D-like mode, 2 x 64-d, 160 training / 60 test videos, 8 classes, thumos14
+preset, 1000 iterations, seeds 0, 1, 2 (docs/ablation.md's table; about 45 min on 2 cores when
+rows run two at a time with --only ... --json and are joined with --merge).
 
 Trains every configuration with the project's trainer (`sdanet_gui.sdanet.trainer.train`) on
-`make_synthetic(seed=--data-seed)` with the `synthetic` preset, and prints a markdown table of
+`make_synthetic(seed=--data-seed, mode=--mode)` with a preset (`synthetic` for the gaussian
+mode, `thumos14` for the I3D-like one, or --preset), and prints a markdown table of
 detection mAP on the synthetic test subset at tIoU 0.1:0.1:0.7 and their average (the THUMOS14
 protocol). The weights kept are those of the last step (`select_on="last"`): no selection on
 the test set, and no validation split that would take videos away from a small training set.
 Rows:
   baseline             all five modules off (the CO2-Net-like model)
   + mtff / + sda / ... the baseline with that one module switched on
-  full SDANet          all five on
+  full SDANet          all five on (the paper's method)
+  preset               the modules the preset switches on (`sdanet train --preset` names them)
 With several seeds the table shows mean and standard deviation over the seeds (model
 initialisation and batch order; the data set is the same). Layers that two rows share start
 from the same weights for the same seed (`SDANet.reset_parameters` seeds each layer by name), so
@@ -37,28 +44,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sdanet_gui.sdanet.config import MODULE_NAMES, apply_overrides, apply_without, load_preset  # noqa: E402
+from probes import foreground, roc_auc  # noqa: E402
+from sdanet_gui.sdanet.config import MODULE_NAMES, apply_overrides, load_preset  # noqa: E402
 
-ROWS = [("baseline", [])] + [(f"+ {m}", [m]) for m in MODULE_NAMES] + [("full SDANet", list(MODULE_NAMES))]
+PRESET = None   # the row whose modules are the preset's own
+ROWS = [("baseline", []), *[(f"+ {m}", [m]) for m in MODULE_NAMES], ("full SDANet", list(MODULE_NAMES)),
+        ("preset", PRESET)]
 
 
-def configs(overrides: list[str]):
-    base = apply_overrides(load_preset("synthetic"), overrides)
+def configs(overrides: list[str], preset: str = "synthetic"):
+    """(row name, config) for every row: the preset (and `overrides`) with exactly the row's
+    modules on; the "preset" row keeps the modules the preset (and `overrides`) switch on."""
+    base = apply_overrides(load_preset(preset), overrides)
     for name, on in ROWS:
-        yield name, apply_without(base, [m for m in MODULE_NAMES if m not in on])
-
-
-def roc_auc(scores, positive) -> float:
-    """ROC AUC, ties counting one half (Mann-Whitney U). scores [N], positive [N] bool."""
-    import numpy as np
-
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    upper = np.cumsum(counts)                        # rank of the last element of each tie group
-    ranks = (upper - (counts - 1) / 2.0)[inverse]    # average 1-based rank
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        cfg = base.copy()
+        if on is not PRESET:
+            for m in MODULE_NAMES:
+                setattr(cfg.modules, m, m in on)
+        yield name, cfg
 
 
 def diagnostics(model, fs, cfg) -> dict:
@@ -77,11 +80,7 @@ def diagnostics(model, fs, cfg) -> dict:
     atn, cas, fg, preds = [], [], [], {}
     for i, v in enumerate(test):
         sc = score_features(model, v.features())
-        inside = np.zeros(v.num_snippets, dtype=bool)
-        for seg in v.annotation.segments:
-            lo = int(round(float(fs.spec.seconds_to_snippet(seg.start))))
-            hi = int(round(float(fs.spec.seconds_to_snippet(seg.end))))
-            inside[lo:hi] = True
+        inside = foreground(fs.spec, v)
         atn.append(sc.attention)
         cas.append(sc.cas[:, :-1][:, labels[i] > 0].max(axis=1))
         fg.append(inside)
@@ -148,12 +147,17 @@ def merge(paths: list[str]) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--iterations", type=int, default=150)
-    ap.add_argument("--seeds", default="0", help="comma list of training seeds (default 0)")
+    ap.add_argument("--iterations", type=int, default=None, help="default 1000 (i3d), 200 (gaussian)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma list of training seeds (default 0,1,2)")
     ap.add_argument("--data-seed", type=int, default=0)
-    ap.add_argument("--train-videos", type=int, default=40)
-    ap.add_argument("--test-videos", type=int, default=20)
-    ap.add_argument("--max-snippets", type=int, default=200)
+    ap.add_argument("--train-videos", type=int, default=None, help="default 160 (i3d), 40 (gaussian)")
+    ap.add_argument("--test-videos", type=int, default=None, help="default 60 (i3d), 20 (gaussian)")
+    ap.add_argument("--max-snippets", type=int, default=None, help="default 200 (gaussian), 600 (i3d)")
+    ap.add_argument("--min-snippets", type=int, default=None, help="default 80 (gaussian), 150 (i3d)")
+    ap.add_argument("--mode", choices=("gaussian", "i3d"), default="i3d", help="synthetic mode (default i3d)")
+    ap.add_argument("--dim", type=int, default=64, help="dims per modality (default 64)")
+    ap.add_argument("--classes", type=int, default=None, help="default 5 (gaussian), 8 (i3d)")
+    ap.add_argument("--preset", default=None, help="default synthetic (gaussian), thumos14 (i3d)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--only", help="comma list of row names to run (e.g. 'baseline,full SDANet')")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -173,11 +177,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     only = {s.strip() for s in args.only.split(",")} if args.only else None
+    i3d = args.mode == "i3d"
+    args.preset = args.preset or ("thumos14" if i3d else "synthetic")
+    args.classes = args.classes or (8 if i3d else 5)
+    args.iterations = args.iterations or (1000 if i3d else 200)
+    args.train_videos = args.train_videos or (160 if i3d else 40)
+    args.test_videos = args.test_videos or (60 if i3d else 20)
+    args.min_snippets = args.min_snippets or (150 if i3d else 80)
+    args.max_snippets = args.max_snippets or (600 if i3d else 200)
     fs = make_synthetic(seed=args.data_seed, train_videos=args.train_videos, test_videos=args.test_videos,
-                        max_snippets=args.max_snippets)
+                        min_snippets=args.min_snippets, max_snippets=args.max_snippets, mode=args.mode,
+                        num_classes=args.classes, dim=args.dim)
     results = []
     started = time.perf_counter()
-    for name, cfg in configs(args.overrides):
+    for name, cfg in configs(args.overrides, args.preset):
         if only and name not in only:
             continue
         runs = []
@@ -196,8 +209,9 @@ def main(argv=None) -> int:
         results.append({"row": name, "modules": cfg.enabled_modules(), "runs": runs})
     total = time.perf_counter() - started
 
-    print(f"\nSynthetic set: seed {args.data_seed}, {args.train_videos} train / {args.test_videos} test "
-          f"videos, 5 classes, 2 x 64-d; {args.iterations} iterations, preset 'synthetic'"
+    print(f"\nSynthetic set ({args.mode} mode): seed {args.data_seed}, {args.train_videos} train / "
+          f"{args.test_videos} test videos of {args.min_snippets}-{args.max_snippets} snippets, "
+          f"{args.classes} classes, 2 x {args.dim}-d; {args.iterations} iterations, preset '{args.preset}'"
           f"{', ' + ' '.join(args.overrides) if args.overrides else ''}; training seeds {seeds}; "
           f"{total:.0f} s in all\n")
     print_tables(results)

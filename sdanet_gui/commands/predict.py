@@ -59,7 +59,7 @@ def run(args) -> int:
     elif subset not in fs.subsets():
         raise UserError(f"subset '{subset}' is not in the data; available: "
                         f"{', '.join(fs.subsets()) or 'none'} (or 'all')", path=data)
-    cfg = apply_overrides(SDANetConfig.from_dict(meta.config, strict=False), args.overrides)
+    cfg = apply_overrides(SDANetConfig.from_checkpoint(meta.config), args.overrides)
     preds = predict_feature_set(model, fs, subset, meta=meta, params=PostProcessing.from_config(cfg))
     save_predictions(preds, Path(args.out), version=args.version_string)
     n = sum(len(v) for v in preds.values())

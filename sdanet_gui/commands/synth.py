@@ -22,6 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="default 0")
     parser.add_argument("--domain", type=float, default=0.0, metavar="X",
                         help="appearance shift: 0 = the training domain, 1 = a shifted one (default 0)")
+    parser.add_argument("--mode", choices=("gaussian", "i3d"), default="gaussian",
+                        help="gaussian: class directions in AR(1) noise (default); i3d: non-negative, "
+                             "sparse, shot-structured features like two-stream I3D")
     parser.add_argument("--format", dest="fmt", choices=("pervideo", "wtalc"), default="pervideo",
                         help="pervideo: features/<video>.npy + annotations.json; wtalc: W-TALC bundle")
 
@@ -34,9 +37,9 @@ def run(args) -> int:
         path = write_synthetic(args.out, fmt=args.fmt, seed=args.seed, num_classes=args.classes,
                                dim=args.dim, train_videos=args.train_videos,
                                test_videos=args.test_videos, min_snippets=args.min_snippets,
-                               max_snippets=args.max_snippets, domain=args.domain)
+                               max_snippets=args.max_snippets, domain=args.domain, mode=args.mode)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     print(f"wrote {args.train_videos} train + {args.test_videos} test synthetic videos "
-          f"({args.classes} classes, 2 x {args.dim}-d, {args.fmt}) to {path}")
+          f"({args.classes} classes, 2 x {args.dim}-d, {args.mode} mode, {args.fmt}) to {path}")
     return 0

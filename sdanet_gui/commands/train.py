@@ -2,7 +2,7 @@
 review project's own from its reviewed videos (a cold start).
 
     sdanet train --data PATH [--preset NAME] [--iterations N] [--set KEY=VALUE ...]
-                 [--without MODULES] [--seed S] --out CKPT
+                 [--with MODULES] [--without MODULES] [--seed S] --out CKPT
     sdanet train --project DIR [--out CKPT] [--iterations N] [--seed S] [--holdout F]
                  [--adopt if-better|always|never] [--trust-imported] [--device DEV] [--json]
 Multi-GPU / multi-machine: `torchrun --nproc_per_node=N -m sdanet_gui.cli train ...`.
@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--iterations", type=int, metavar="N", help="training steps (default: preset)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.lr=1e-4 (repeatable)")
+    parser.add_argument("--with", dest="with_modules", metavar="MODULES",
+                        help="switch modules on: comma list or all (all = the paper's full method, "
+                             "whatever the preset leaves off)")
     parser.add_argument("--without", metavar="MODULES",
                         help="switch modules off: comma list of mtff,sda,pfm,similarity,reconstruction or all")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -65,8 +68,8 @@ def add_arguments(parser) -> None:
 
 
 def build_config(args):
-    """SDANetConfig from --preset, --set, --without and the shorthand flags."""
-    from ..sdanet.config import SDANetConfig, apply_overrides, apply_without, load_preset
+    """SDANetConfig from --preset, --set, --with, --without (in that order) and the shorthand flags."""
+    from ..sdanet.config import SDANetConfig, apply_overrides, apply_with, apply_without, load_preset
 
     cfg = load_preset(args.preset) if args.preset else SDANetConfig()
     overrides = list(args.overrides or [])
@@ -85,7 +88,7 @@ def build_config(args):
         overrides.append("train.select_on_test=true")
     overrides.append(f"train.seed={args.seed}")
     cfg = apply_overrides(cfg, overrides)
-    return apply_without(cfg, args.without)
+    return apply_without(apply_with(cfg, getattr(args, "with_modules", None)), args.without)
 
 
 def load_data(args, cfg, preset_given: bool, spec_given: bool):
@@ -129,6 +132,7 @@ def run(args) -> int:
     if args.init and not Path(args.init).is_file():
         raise UserError(f"{args.init}: checkpoint not found", path=args.init)
     cfg = build_config(args)
+    print(describe_modules(cfg), file=sys.stderr if args.json else sys.stdout, flush=True)
     spec_given = bool(args.preset) or any(o.startswith("data.") for o in args.overrides or []) \
         or args.fps is not None or args.snippet_frames is not None
     fs = load_data(args, cfg, bool(args.preset), spec_given)
@@ -187,6 +191,17 @@ def run(args) -> int:
     return 0
 
 
+def describe_modules(cfg) -> str:
+    """One line: the preset and which of SDANet's five modules are on / off."""
+    from ..sdanet.config import MODULE_NAMES
+
+    on = cfg.enabled_modules()
+    off = [m for m in MODULE_NAMES if m not in on]
+    return (f"preset {cfg.preset or '(none: defaults)'}: modules on: {', '.join(on) or 'none (the CO2-Net baseline)'}"
+            + (f"; off: {', '.join(off)} (the paper's full method: --with all; docs/ablation.md says "
+               f"what each module measured)" if off else ""))
+
+
 def _selection_words(selection: str) -> str:
     return {"val": "validation mAP (split of the training videos)",
             "test": "TEST-set mAP (--select-on-test)", "last": "last step (no validation)"}[selection]
@@ -198,7 +213,7 @@ def _print_map(title: str, metrics: dict) -> None:
 
 
 # flags of the --data form (dest -> flag), refused with --project
-DATA_ONLY = {"data": "--data", "preset": "--preset", "overrides": "--set", "without": "--without",
+DATA_ONLY = {"data": "--data", "preset": "--preset", "overrides": "--set", "with_modules": "--with", "without": "--without",
              "annotations": "--annotations", "train_subset": "--train-subset",
              "test_subset": "--test-subset", "fps": "--fps", "snippet_frames": "--snippet-frames",
              "batch_size": "--batch-size", "lr": "--lr", "val_fraction": "--val-fraction",

@@ -53,32 +53,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import synthetic_i3d
 from .structures import FeatureSet, FeatureVideo, Segment, VideoAnnotation
+from .synthetic_layout import SyntheticParams, instance_lengths, instance_profile, place, video_layout
 from .units import FeatureSpec
 
 TRAIN, TEST = "train", "test"
 _SUBSET_KEY = {TRAIN: 1, TEST: 2}
 BUNDLE_NAME = "Synthetic"   # W-TALC bundle: Synthetic-I3D-JOINTFeatures.npy + Synthetic-Annotations/
-
-
-@dataclass(frozen=True)
-class SyntheticParams:
-    """The knobs of the generative model (defaults = the model in the module docstring)."""
-
-    amplitude: float = 4.0
-    noise_rho: float = 0.5
-    short_video_prob: float = 0.3
-    second_class_prob: float = 0.25
-    weak_middle_prob: float = 0.5
-    weak_middle_level: float = 0.25
-    split_prob: float = 0.5
-    weak_modality_level: float = 0.2
-    context_prob: float = 0.5
-    context_level: float = 0.8
-    max_distractors: int = 3
-    domain_angle_deg: float = 70.0
-    domain_background_shift: float = 1.5
-    gap: int = 3
 
 
 @dataclass
@@ -118,77 +100,31 @@ def _rotate(base: np.ndarray, toward: np.ndarray, theta: float) -> np.ndarray:
     return _unit(math.cos(theta) * base + math.sin(theta) * toward)
 
 
-def _place(rng, occupied: np.ndarray, length: int, gap: int) -> int | None:
-    """A random start for an instance of `length` keeping `gap` free snippets around it."""
-    t = len(occupied)
-    if length > t:
-        return None
-    for _ in range(60):
-        s = int(rng.integers(0, t - length + 1))
-        if not occupied[max(0, s - gap):min(t, s + length + gap)].any():
-            return s
-    free = [s for s in range(t - length + 1)
-            if not occupied[max(0, s - gap):min(t, s + length + gap)].any()]
-    return int(rng.choice(free)) if free else None
-
-
-def _instance_lengths(rng, short_heavy: bool, primary: bool, t: int) -> list[int]:
-    if short_heavy:
-        n = int(rng.integers(3, 9)) if primary else int(rng.integers(2, 5))
-        return [int(rng.integers(2, 5)) for _ in range(n)]
-    n = int(rng.integers(1, 4))
-    out = []
-    for _ in range(n):
-        u = rng.random()
-        if u < 0.35:
-            out.append(int(rng.integers(2, 5)))
-        elif u < 0.75:
-            out.append(int(rng.integers(5, 13)))
-        else:
-            out.append(int(rng.integers(13, max(14, min(40, t // 4)) + 1)))
-    return out
-
-
 def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, index: int,
                 primary: int, num_classes: int, dims: list[int], names: list[str],
                 t_range: tuple[int, int], domain: float):
     """One video: features [T, D] float32 and its annotation pieces (snippet units)."""
     rng = np.random.default_rng([seed, _SUBSET_KEY[subset], index])
-    t = int(rng.integers(t_range[0], t_range[1] + 1))
+    t, classes, short_heavy = video_layout(rng, p, primary, num_classes, t_range)
     m_count = len(dims)
     theta = math.radians(p.domain_angle_deg) * domain
     proto = [_rotate(world.proto[m], world.rot[m], theta) for m in range(m_count)]
     context = _rotate(world.context, world.context_rot, theta)
-    classes = [primary]
-    if num_classes > 1 and rng.random() < p.second_class_prob:
-        classes.append(int((primary + rng.integers(1, num_classes)) % num_classes))
-    short_heavy = rng.random() < p.short_video_prob
 
     signal = [np.zeros((t, d)) for d in dims]
     occupied = np.zeros(t, dtype=bool)
     instances = []  # (class, start, end, meta)
     for ci, c in enumerate(classes):
         placed = 0
-        for length in _instance_lengths(rng, short_heavy, ci == 0, t):
-            s = _place(rng, occupied, length, p.gap)
+        for length in instance_lengths(rng, short_heavy, ci == 0, t):
+            s = place(rng, occupied, length, p.gap)
             if s is None:
                 continue
             e = s + length
             occupied[s:e] = True
             placed += 1
             a = p.amplitude * rng.uniform(0.75, 1.25)
-            profile = np.ones(length)
-            weak = length >= 5 and rng.random() < p.weak_middle_prob
-            if weak:
-                lo = int(round(length * 0.3))
-                profile[lo:length - lo] = p.weak_middle_level
-            levels = np.ones(m_count)
-            strong = "all"
-            if m_count >= 2 and rng.random() < p.split_prob:
-                k = int(rng.integers(0, m_count))
-                levels[:] = p.weak_modality_level
-                levels[k] = 1.0
-                strong = names[k]
+            profile, weak, levels, strong = instance_profile(rng, p, length, names)
             for m in range(m_count):
                 signal[m][s:e] += (a * levels[m] * profile)[:, None] * proto[m][c][None, :]
             has_context = rng.random() < p.context_prob
@@ -209,7 +145,7 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
 
     for _ in range(int(rng.integers(0, p.max_distractors + 1))):
         length = int(rng.integers(3, 11))
-        s = _place(rng, occupied, length, 1)
+        s = place(rng, occupied, length, 1)
         if s is None:
             continue
         k = int(rng.integers(0, world.distractor[0].shape[0]))
@@ -234,15 +170,27 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
     return features, instances, labelled
 
 
+MODES = ("gaussian", "i3d")
+
+
 def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_videos: int = 40,
                    test_videos: int = 20, min_snippets: int = 80, max_snippets: int = 200,
                    domain: float = 0.0, spec: FeatureSpec | None = None,
-                   params: SyntheticParams | None = None) -> FeatureSet:
+                   params: SyntheticParams | None = None, mode: str = "gaussian",
+                   i3d_params=None) -> FeatureSet:
     """The synthetic feature set in memory: subsets "train" and "test".
 
     `dim` is per modality (rgb + flow) unless `spec` gives the modalities (any number, any
     dims). Each `FeatureVideo.features()` returns its stored read-only float32 [T, D] array.
+    `mode` "gaussian" (default) is the model in this module's docstring; "i3d" builds
+    non-negative, sparse, shot-structured features like two-stream I3D (`synthetic_i3d`,
+    knobs in `i3d_params`); its annotations carry `meta["content_changes"]`: [(snippet, kind)]
+    with kind "action" (an instance boundary), "shot" or "distractor". `domain` must be 0 there.
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown synthetic mode {mode!r} (choose {', '.join(MODES)})")
+    if mode == "i3d" and domain:
+        raise ValueError("the i3d synthetic mode has no domain shift; use domain=0")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if not 10 <= min_snippets <= max_snippets:
@@ -254,23 +202,38 @@ def make_synthetic(*, seed: int = 0, num_classes: int = 5, dim: int = 64, train_
     dims = [d for _, d in spec.modalities]
     names = list(spec.modality_names)
     classes = [f"class{c:02d}" for c in range(num_classes)]
-    world = _make_world(seed, num_classes, dims)
+    if mode == "i3d":
+        ip = i3d_params or synthetic_i3d.I3DLikeParams()
+        world = synthetic_i3d.make_world(seed, num_classes, dims, ip)
+    else:
+        world = _make_world(seed, num_classes, dims)
     videos = []
     for subset, count in ((TRAIN, train_videos), (TEST, test_videos)):
         order = np.random.default_rng([seed, _SUBSET_KEY[subset], 10 ** 6]).permutation(num_classes)
         for i in range(count):
-            feats, instances, _ = _make_video(
-                world, p, seed=seed, subset=subset, index=i, primary=int(order[i % num_classes]),
-                num_classes=num_classes, dims=dims, names=names,
-                t_range=(min_snippets, max_snippets), domain=float(domain))
+            primary = int(order[i % num_classes])
+            changes = None
+            if mode == "i3d":
+                rng = np.random.default_rng([seed, _SUBSET_KEY[subset], i, 3])
+                t, present, short_heavy = video_layout(rng, p, primary, num_classes, (min_snippets, max_snippets))
+                feats, instances, changes = synthetic_i3d.make_video(
+                    world, p, ip, rng=rng, t=t, classes=present, short_heavy=short_heavy, dims=dims,
+                    names=names)
+            else:
+                feats, instances, _ = _make_video(
+                    world, p, seed=seed, subset=subset, index=i, primary=primary,
+                    num_classes=num_classes, dims=dims, names=names,
+                    t_range=(min_snippets, max_snippets), domain=float(domain))
             feats.setflags(write=False)
             name = f"syn_{subset}_{i:04d}"
             t = feats.shape[0]
             segments = [Segment(classes[c], float(spec.snippet_to_seconds(s)), float(spec.snippet_to_seconds(e)),
                                 meta=dict(meta)) for c, s, e, meta in sorted(instances, key=lambda r: r[1])]
-            ann = VideoAnnotation(name, subset, float(spec.snippet_to_seconds(t)), segments, fps=spec.fps)
+            ann = VideoAnnotation(name, subset, float(spec.snippet_to_seconds(t)), segments, fps=spec.fps,
+                                  meta={"content_changes": changes} if changes is not None else {})
             videos.append(FeatureVideo(name, ann, _loader=(lambda a=feats: a), num_snippets=t))
-    source = f"synthetic(seed={seed}, classes={num_classes}, domain={domain:g})"
+    source = f"synthetic(seed={seed}, classes={num_classes}, domain={domain:g}" + \
+        (", mode=i3d)" if mode == "i3d" else ")")
     return FeatureSet(spec, classes, videos, TRAIN, TEST, source=source)
 
 

@@ -149,7 +149,7 @@ def _check_meta(meta: CheckpointMeta, path: Path) -> None:
     if not isinstance(meta.config, dict):
         raise UserError(f"{path}: checkpoint metadata is damaged (config is not an object)", path=path)
     try:
-        SDANetConfig.from_dict(meta.config, strict=False, source=f"{path} (config)")
+        SDANetConfig.from_checkpoint(meta.config, source=f"{path} (config)")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path}: checkpoint metadata is damaged (config: {str(exc)[:200]})",
                         path=path) from exc

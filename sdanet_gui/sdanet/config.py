@@ -35,6 +35,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import UserError
 
 MODULE_NAMES = ("mtff", "sda", "pfm", "similarity", "reconstruction")
+CONFIG_VERSION = 2
+EMBEDDINGS = ("gate", "conv")
 
 
 @dataclass
@@ -50,24 +52,38 @@ class ModuleSwitches:
 
 @dataclass
 class ModelConfig:
-    """Architecture. Every size is per modality unless it says otherwise."""
+    """Architecture. Every size is per modality unless it says otherwise; a width of 0 follows
+    the modality's input width (the family's layers do: CO2-Net/DELU keep each stream at its
+    input width), so the network is as wide as its features, never wider."""
 
-    hidden_dim: int = 512              # H: per-modality embedding width
-    embed_kernel: int = 3              # temporal kernel of the per-modality embedding conv
-    dropout: float = 0.5               # dropout after embeddings / inside attention heads
+    embedding: str = "gate"            # "gate": CO2-Net's cross-modal gated filter of the input
+                                       # (width = input width); "conv": conv(embed_kernel) to
+                                       # hidden_dim (the layout of checkpoints before version 2)
+    hidden_dim: int = 0                # "conv" embedding width (0 = the input width)
+    embed_kernel: int = 3              # temporal kernel of the "conv" embedding
+    dropout: float = 0.5               # dropout in the embedding, MTFF and the attention heads
+    fusion_dropout: float = 0.5        # after the 1x1 fusion of the modalities (CO2-Net: 0.7)
     classifier_dropout: float = 0.7    # dropout in the classification head (CO2-Net uses 0.7)
-    attention_hidden: int = 256        # width of the per-modality attention head convs
-    # MTFF: parallel dilated convs + identity, concatenated, fused by a 1x1 conv, plus residual.
+    attention_hidden: int = 0          # width of the attention head convs (0 = half the stream;
+                                       # DELU/CO2-Net: 512 at 1024-d)
+    attention_logit_dropout: float = 0.0   # dropout on the attention logit (CO2-Net: 0.5)
+    init: str = "xavier"               # "xavier": xavier_uniform_; "kaiming": the family's kaiming_uniform_
+    # MTFF: bottleneck, parallel dilated convs + identity, concatenated, fused by a 1x1 conv, residual.
     mtff_kernel: int = 3
     mtff_dilations: list[int] = field(default_factory=lambda: [1, 2, 4])
+    mtff_width: int = 0                # bottleneck width (0 = max(min(H, 64), H / 8), -1 = full, no projections)
+    mtff_layer_scale: float = 0.01     # > 0: learnable per-channel gain on the fused branch, starting here
     # SDA: queries/keys from difference-enhanced features, values from the features.
-    sda_heads: int = 8
+    sda_dim: int = 0                   # width the blocks run at (0 = max(min(H, 64), H / 8), -1 = full)
+    sda_heads: int = 4
     sda_layers: int = 1
-    sda_ffn_dim: int = 1024
+    sda_ffn_dim: int = 0               # 0 = twice sda_dim
     sda_dropout: float = 0.1            # on the attention output and inside the FFN
-    sda_attention_dropout: float = 0.0  # on the attention weights (> 0 disables the fused kernel)
+    sda_attention_dropout: float = 0.0  # on the attention weights
     sda_forward_difference: bool = False   # also add f_{t+1} - f_t to the backward difference
     sda_pre_norm: bool = True          # LayerNorm before attention/FFN (False: after the residual)
+    sda_raw_values: bool = True        # pre-norm: values are the stream itself, not its LayerNorm
+    sda_to_attention: bool = True      # the attention head reads SDA's output (False: SDA's input)
     sda_window: int = 0                # 0: global attention; w > 0: each snippet sees +-w snippets
     sda_layer_scale: float = 0.1       # > 0: learnable per-channel branch gains starting here (0: off)
     # Why LayerScale by default: with full-gain branches, global attention handed every snippet
@@ -81,10 +97,36 @@ class ModelConfig:
                                        # (highest attention) and as potential background (lowest)
     pfm_max_potential: int = 32        # at most this many of each per video
     pfm_proj_dim: int = 128            # projection head width for the contrastive loss
-    pfm_temperature: float = 0.1       # InfoNCE temperature
+    pfm_temperature: float = 0.5       # InfoNCE temperature
     pfm_detach_prototype: bool = True  # the discriminative-action prototype is a fixed target
     # Reconstruction decoder: enhanced per-modality features -> input features.
-    reconstruction_hidden: int = 0     # 0: a single linear map; > 0: linear-LeakyReLU-linear
+    reconstruction_hidden: int = 0     # linear-LeakyReLU-linear through this width (0 = as MTFF's
+                                       # bottleneck); -1: a single linear map (version 1)
+
+    def stream_width(self, d_in: int) -> int:
+        """Width H of a modality stream with input width d_in."""
+        if self.embedding == "gate":
+            return int(d_in)
+        return int(self.hidden_dim) if self.hidden_dim > 0 else int(d_in)
+
+    def widths(self, d_in: int) -> dict[str, int]:
+        """Every width of one stream, resolved for input width d_in (0 = follows, -1 = full)."""
+        h = self.stream_width(d_in)
+
+        # A bottleneck is H / 8 on wide streams (128 at 1024-d: the blocks then cost a few % of
+        # the step) and never narrower than 64 or the stream itself.
+        bottleneck = max(min(h, 64), h // 8)
+
+        def part(value: int, auto: int) -> int:
+            return h if value < 0 else (int(value) if value > 0 else auto)
+
+        sda = part(self.sda_dim, bottleneck)
+        sda = max(sda - sda % max(1, self.sda_heads), self.sda_heads)
+        return {"stream": h, "attention": part(self.attention_hidden, max(1, h // 2)),
+                "mtff": part(self.mtff_width, bottleneck), "sda": sda,
+                "sda_ffn": int(self.sda_ffn_dim) if self.sda_ffn_dim > 0 else 2 * sda,
+                "reconstruction": part(self.reconstruction_hidden, bottleneck)
+                if self.reconstruction_hidden >= 0 else 0}
 
 
 @dataclass
@@ -95,14 +137,21 @@ class LossConfig:
     mil_supp: float = 1.0       # top-k MIL on the attention-suppressed CAS (background label 0)
     co_activity: float = 1.0    # co-activity contrastive loss on same-class pairs (CO2-Net alpha3)
     norm: float = 0.8           # attention norm (sparsity) loss (CO2-Net alpha1)
-    guide: float = 0.8          # guide loss |1 - atn - p_bg| (CO2-Net alpha2)
-    similarity: float = 1.0     # cross-modal consistency (CO2-Net's mutual loss weight alpha4)
+    guide: float = 0.4          # guide loss |1 - atn - p_bg| (DELU's THUMOS14 alpha2; CO2-Net: 0.8)
+    mutual: float = 1.0         # CO2-Net's mutual loss: MSE between modality attentions (alpha4)
+    similarity: float = 1.0     # SDANet's similarity module: feature-level cross-modal consistency
+    similarity_mode: str = "relation"   # "relation": snippet-similarity matrices agree; "feature":
+                                        # per-snippet cosine between the modalities' features
     reconstruction: float = 0.5
     pfm: float = 0.5
     snippet: float = 0.0        # supervised snippet-level loss, used by fine-tuning on reviews
     co_activity_margin: float = 0.5
-    similarity_feature_weight: float = 0.1   # relative weight of the feature cosine term
+    co_activity_detach: bool = False   # compute the co-activity loss on detached features, so it
+                                       # shapes where the CAS fires but not the shared features
     reconstruction_normalize: bool = True    # divide the MSE by the target's mean square
+    suppress_min: str = "time"     # the suppressed CAS's floor: "time" = each class's minimum over
+                                   # the video, detached; "classes" = each snippet's minimum over
+                                   # classes, with gradient (CO2-Net/DELU)
 
 
 @dataclass
@@ -110,10 +159,15 @@ class TrainConfig:
     """Optimisation and batching. k for the MIL top-k is max(1, floor(T_valid / topk_divisor))."""
 
     lr: float = 5e-5
+    lr_reference_width: int = 0  # > 0: `lr` is the rate for streams this wide; narrower streams
+                                 # train at lr x reference / width (`effective_lr`; presets: 512)
     weight_decay: float = 1e-3
     batch_size: int = 10
     same_class_pairs: int = 3    # the first 2*pairs videos of a batch form same-class pairs
     max_seqlen: int = 320        # longer videos are resampled (one random index per bin)
+    resample: str = "stretch"    # "stretch": every video is resampled to exactly max_seqlen
+                                 # snippets, shorter ones too (the family's sampler: no padding);
+                                 # "pad": shorter videos are kept whole and padded
     iterations: int = 5000
     topk_divisor: float = 7.0
     smoothing_kernel: int = 1    # average-pool kernel on CAS and attentions (1 = off; AN: 13)
@@ -163,6 +217,7 @@ class DataConfig:
 class SDANetConfig:
     """The whole configuration. `to_dict()` is what checkpoints store."""
 
+    version: int = CONFIG_VERSION      # configs saved without it are version 1 (`from_checkpoint`)
     preset: str = ""
     description: str = ""
     modules: ModuleSwitches = field(default_factory=ModuleSwitches)
@@ -177,6 +232,23 @@ class SDANetConfig:
     def enabled_modules(self) -> list[str]:
         return [m for m in MODULE_NAMES if getattr(self.modules, m)]
 
+    def effective_lr(self, spec) -> float:
+        """The learning rate training uses for features of `spec` (a FeatureSpec).
+
+        Why: our layers follow the input's width, and with Adam every weight moves about lr
+        per step, so a layer's output moves in proportion to its fan-in: layers 8x narrower
+        learn about 8x slower at the same rate (I3D-like set, 2 x 64-d, baseline, 600 steps:
+        at 5e-5 the video-level classification had not started, validation mAP 0.3; at 4e-4,
+        22). `train.lr_reference_width` scales the rate by reference / mean stream width
+        (never down). The presets use 512, the width of version 1's fixed layers, with which
+        the family's rates trained well: 2 x 1024-d keeps the family's rate exactly.
+        """
+        ref = int(self.train.lr_reference_width)
+        if ref <= 0:
+            return float(self.train.lr)
+        widths = [self.model.stream_width(d) for _, d in spec.modalities]
+        return float(self.train.lr) * max(1.0, ref / (sum(widths) / len(widths)))
+
     def topk(self, valid_snippets: int) -> int:
         """k of the top-k MIL for a video of this many valid snippets."""
         return max(1, int(valid_snippets // self.train.topk_divisor))
@@ -187,6 +259,35 @@ class SDANetConfig:
 
         return FeatureSpec(self.data.fps, self.data.snippet_frames, self.data.stride_frames,
                            tuple((str(n), int(d)) for n, d in self.data.modalities))
+
+    @classmethod
+    def from_checkpoint(cls, d: Mapping, source: str = "checkpoint config") -> "SDANetConfig":
+        """The config a checkpoint saved (unknown keys ignored), read as the version it was
+        written in: a version-1 config (no "version" key) gets, for every key added since, the
+        value that reproduces the network and training it described, so old checkpoints keep
+        loading and fine-tune as they were trained."""
+        d = json.loads(json.dumps(dict(d)))
+        if "version" not in d:
+            model, loss, tr = (d.setdefault(k, {}) for k in ("model", "loss", "train"))
+            mods = d.get("modules", {})
+            for key, value in (("embedding", "conv"), ("fusion_dropout", model.get("dropout", 0.5)),
+                               ("attention_logit_dropout", 0.0), ("init", "xavier"),
+                               ("mtff_width", -1), ("sda_dim", -1), ("mtff_layer_scale", 0.0),
+                               ("sda_raw_values", False), ("sda_to_attention", True),
+                               ("pfm_temperature", 0.1)):
+                model.setdefault(key, value)
+            if int(model.get("reconstruction_hidden", 0)) == 0:   # v1: 0 meant one linear map
+                model["reconstruction_hidden"] = -1
+            loss.setdefault("guide", 0.8)
+            old_similarity = float(loss.get("similarity", 1.0)) if mods.get("similarity", True) else 0.0
+            loss.setdefault("mutual", old_similarity)       # v1's similarity = attention MSE +
+            loss["similarity"] = float(loss.get("similarity", 1.0)) * \
+                float(loss.pop("similarity_feature_weight", 0.1))   # weight x feature term
+            loss.setdefault("suppress_min", "time")
+            loss.setdefault("similarity_mode", "feature")
+            tr.setdefault("resample", "pad")
+            d["version"] = 1
+        return cls.from_dict(d, strict=False, source=source)
 
     def copy(self) -> "SDANetConfig":
         return SDANetConfig.from_dict(self.to_dict())
@@ -211,8 +312,7 @@ class SDANetConfig:
         """Raise `UserError` for values that cannot work (named by their dotted key)."""
         problems = []
         m, t, p, l = self.model, self.train, self.post, self.loss
-        for key, val in (("model.hidden_dim", m.hidden_dim), ("model.attention_hidden", m.attention_hidden),
-                         ("model.sda_heads", m.sda_heads), ("model.sda_ffn_dim", m.sda_ffn_dim),
+        for key, val in (("model.sda_heads", m.sda_heads),
                          ("model.pfm_proj_dim", m.pfm_proj_dim), ("model.embed_kernel", m.embed_kernel),
                          ("model.mtff_kernel", m.mtff_kernel), ("train.batch_size", t.batch_size),
                          ("train.max_seqlen", t.max_seqlen), ("train.smoothing_kernel", t.smoothing_kernel)):
@@ -220,9 +320,27 @@ class SDANetConfig:
                 problems.append(f"{key} must be >= 1 (got {val})")
         if m.sda_layers < 0 or m.sda_window < 0 or m.sda_layer_scale < 0:
             problems.append("model.sda_layers, model.sda_window and model.sda_layer_scale must be >= 0")
-        if m.hidden_dim % max(1, m.sda_heads):
-            problems.append(f"model.hidden_dim ({m.hidden_dim}) must be divisible by model.sda_heads "
+        for key, val in (("model.hidden_dim", m.hidden_dim), ("model.attention_hidden", m.attention_hidden),
+                         ("model.sda_ffn_dim", m.sda_ffn_dim)):
+            if val < 0:
+                problems.append(f"{key} must be >= 0 (0 = follow the input width; got {val})")
+        for key, val in (("model.mtff_width", m.mtff_width), ("model.sda_dim", m.sda_dim),
+                         ("model.reconstruction_hidden", m.reconstruction_hidden)):
+            if val < -1:
+                problems.append(f"{key} must be >= -1 (0 = the bottleneck max(min(H, 64), H / 8), -1 = full; got {val})")
+        if m.sda_dim > 0 and m.sda_dim % max(1, m.sda_heads):
+            problems.append(f"model.sda_dim ({m.sda_dim}) must be divisible by model.sda_heads "
                             f"({m.sda_heads})")
+        if m.embedding not in EMBEDDINGS:
+            problems.append(f"model.embedding must be one of {', '.join(EMBEDDINGS)} (got {m.embedding!r})")
+        if m.init not in ("kaiming", "xavier"):
+            problems.append(f"model.init must be kaiming or xavier (got {m.init!r})")
+        if l.similarity_mode not in ("relation", "feature"):
+            problems.append(f"loss.similarity_mode must be relation or feature (got {l.similarity_mode!r})")
+        if l.suppress_min not in ("classes", "time"):
+            problems.append(f"loss.suppress_min must be classes or time (got {l.suppress_min!r})")
+        if t.resample not in ("stretch", "pad"):
+            problems.append(f"train.resample must be stretch or pad (got {t.resample!r})")
         if not m.mtff_dilations or any(d < 1 for d in m.mtff_dilations):
             problems.append(f"model.mtff_dilations must be a non-empty list of integers >= 1 "
                             f"(got {m.mtff_dilations})")
@@ -231,6 +349,8 @@ class SDANetConfig:
         for key, val in (("model.pfm_tau_a", m.pfm_tau_a), ("model.pfm_tau_b", m.pfm_tau_b),
                          ("model.pfm_potential_ratio", m.pfm_potential_ratio),
                          ("model.dropout", m.dropout), ("model.classifier_dropout", m.classifier_dropout),
+                         ("model.fusion_dropout", m.fusion_dropout),
+                         ("model.attention_logit_dropout", m.attention_logit_dropout),
                          ("model.sda_dropout", m.sda_dropout),
                          ("model.sda_attention_dropout", m.sda_attention_dropout),
                          ("post.class_threshold", p.class_threshold),
@@ -245,6 +365,8 @@ class SDANetConfig:
             problems.append("train.topk_divisor and post.topk_divisor must be > 0")
         if t.same_class_pairs < 0 or t.iterations < 0:
             problems.append("train.same_class_pairs and train.iterations must be >= 0")
+        if t.lr_reference_width < 0:
+            problems.append(f"train.lr_reference_width must be >= 0 (got {t.lr_reference_width})")
         if t.lr <= 0 or t.weight_decay < 0:
             problems.append(f"train.lr must be > 0 and train.weight_decay >= 0 (got {t.lr}, {t.weight_decay})")
         for f in dataclasses.fields(l):
@@ -354,6 +476,16 @@ def apply_overrides(cfg: SDANetConfig, overrides: Iterable[str] | None) -> SDANe
 
 def apply_without(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDANetConfig:
     """Switch off modules named in `"mtff,sda"` (or a list); `"all"` switches off all five."""
+    return _switch(cfg, modules, False, "--without")
+
+
+def apply_with(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDANetConfig:
+    """Switch on modules named in `"sda,pfm"` (or a list); `"all"` switches on all five (the
+    paper's full method, whatever the preset leaves off)."""
+    return _switch(cfg, modules, True, "--with")
+
+
+def _switch(cfg: SDANetConfig, modules, on: bool, flag: str) -> SDANetConfig:
     out = cfg.copy()
     if modules is None:
         return out
@@ -361,14 +493,14 @@ def apply_without(cfg: SDANetConfig, modules: str | Sequence[str] | None) -> SDA
     for name in filter(None, names):
         if name == "all":
             for m in MODULE_NAMES:
-                setattr(out.modules, m, False)
+                setattr(out.modules, m, on)
             continue
         if name not in MODULE_NAMES:
             close = difflib.get_close_matches(name, MODULE_NAMES, n=2)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise UserError(f"--without: unknown module {name!r}{hint}; modules are "
+            raise UserError(f"{flag}: unknown module {name!r}{hint}; modules are "
                             f"{', '.join(MODULE_NAMES)} (or all)")
-        setattr(out.modules, name, False)
+        setattr(out.modules, name, on)
     return out
 
 

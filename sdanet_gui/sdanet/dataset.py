@@ -18,9 +18,12 @@ A batch (`make_batch`) is a dict of tensors:
 Videos of the batch: the first 2 * same_class_pairs are pairs that share a class (as the family
 does), the rest are drawn uniformly.
 
-Resampling (the family's "random perturb"): a video longer than max_seqlen is split into
-max_seqlen uniform bins and one random index is drawn per bin; a shorter one is kept whole and
-padded (the mask marks the padding). This module never touches the model or the device.
+Resampling (the family's "random perturb", `train.resample` "stretch"): every video becomes
+exactly max_seqlen snippets: position i of the clip takes a random index between
+floor(i L / N) and floor((i+1) L / N) (both included; the last bin runs to the end), so a longer
+video is thinned and a shorter one stretched (indices repeat) -- batches have no padding. With
+"pad", a longer video gets one random index per half-open bin and a shorter one is kept whole
+and padded (the mask marks the padding). This module never touches the model or the device.
 """
 
 from __future__ import annotations
@@ -94,14 +97,22 @@ def label_known(classes: Sequence[str], videos: Sequence[FeatureVideo]) -> np.nd
     return None if known.all() else known
 
 
-def resample_indices(length: int, max_seqlen: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices [min(length, max_seqlen)] into a video of `length` snippets.
+def resample_indices(length: int, max_seqlen: int, rng: np.random.Generator,
+                     stretch: bool = False) -> np.ndarray:
+    """Indices into a video of `length` snippets, sorted, covering the whole video.
 
-    Longer than `max_seqlen`: one random index per uniform bin (sorted, covers the whole video).
-    Otherwise all indices in order.
+    stretch (the family's `random_perturb`): exactly `max_seqlen` indices, one random index in
+    [floor(i L / N), floor((i + 1) L / N)] for position i < N - 1 and in [floor((N-1) L / N), L)
+    for the last, for shorter videos too. Otherwise: longer than `max_seqlen`, one random index
+    per half-open uniform bin; not longer, all indices in order.
     """
-    if length <= max_seqlen:
+    if length == max_seqlen or (length < max_seqlen and not stretch):
         return np.arange(length)
+    if stretch:
+        lo = np.floor(np.arange(max_seqlen) * (length / max_seqlen)).astype(np.int64)
+        hi = np.append(lo[1:] + 1, length)                       # exclusive upper bound
+        hi[:-1] = np.where(lo[1:] != lo[:-1], hi[:-1], lo[:-1] + 1)
+        return lo + (rng.random(max_seqlen) * (hi - lo)).astype(np.int64)
     edges = np.arange(max_seqlen + 1) * (length / max_seqlen)
     lo = np.floor(edges[:-1]).astype(np.int64)
     hi = np.maximum(np.floor(edges[1:]).astype(np.int64), lo + 1)  # exclusive upper bound
@@ -149,11 +160,11 @@ class FamilySampler:
 
 
 def make_batch(videos: TrainingVideos, indices: Sequence[int], max_seqlen: int,
-               rng: np.random.Generator) -> dict:
+               rng: np.random.Generator, stretch: bool = False) -> dict:
     """Tensors of one batch (see the module docstring for keys and shapes)."""
     import torch
 
-    picks = [resample_indices(videos.features[i].shape[0], max_seqlen, rng) for i in indices]
+    picks = [resample_indices(videos.features[i].shape[0], max_seqlen, rng, stretch) for i in indices]
     t = max(len(p) for p in picks)
     d = videos.features[indices[0]].shape[1]
     feats = np.zeros((len(indices), t, d), dtype=np.float32)

@@ -269,7 +269,7 @@ def finetune_videos(base_ckpt: str | Path | None, feature_set: FeatureSet, video
         old_classes = list(meta.classes)
         grows = classes[:len(old_classes)] == old_classes and len(classes) > len(old_classes)
         check_compatible(meta, old_classes if grows else classes, feature_set.spec, path=base_ckpt, data=where)
-        cfg = SDANetConfig.from_dict(meta.config, strict=False, source=f"{base_ckpt} (config)")
+        cfg = SDANetConfig.from_checkpoint(meta.config, source=f"{base_ckpt} (config)")
     new_classes = classes[len(old_classes):] if not cold else []
     corrected = sorted(videos, key=lambda v: v.name)
     replay = list(replay)
@@ -327,7 +327,7 @@ def finetune_videos(base_ckpt: str | Path | None, feature_set: FeatureSet, video
             before_model = build_model(cmeta.config, spec, len(cmeta.classes))
             load_weights(before_model, cstate, compare_ckpt)
             before_classes = list(cmeta.classes)
-            before_cfg = SDANetConfig.from_dict(cmeta.config, strict=False, source=f"{compare_ckpt} (config)")
+            before_cfg = SDANetConfig.from_checkpoint(cmeta.config, source=f"{compare_ckpt} (config)")
     before_preds = base_test_preds = None
     if before_model is not None:
         before_model.to(plan.device).eval()

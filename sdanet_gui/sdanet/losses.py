@@ -6,16 +6,16 @@ network output and the batch; `compute_losses` decides from the config which ter
 
 Terms (B videos, T snippets, C classes; every mean runs over valid snippets only):
   mil            top-k MIL on the raw CAS, background label 1 (k = max(1, floor(T_valid / k_div)))
-  mil_supp       top-k MIL on the attention-suppressed CAS, background label 0; the CAS minimum
-                 inside the suppression is detached (`network.suppress`), so this term can only
-                 be met by moving the attention, not by shifting whole CAS channels
+  mil_supp       top-k MIL on the attention-suppressed CAS (`network.suppress`, floor per
+                 `loss.suppress_min`), background label 0
   co_activity    CO2-Net's co-activity contrastive loss on same-class pairs (margin 0.5); the
                  first 2 * train.same_class_pairs videos of a batch form pairs (0,1), (2,3), ...
   norm           attention norm (sparsity): mean attention (fused and per modality, averaged)
   guide          |1 - attention - p_background| (fused and per modality, averaged)
-  similarity     cross-modal consistency: MSE between modality attentions with stop-gradient
-                 both ways + loss.similarity_feature_weight x (1 - cosine) between modality
-                 features, stop-gradient both ways; needs >= 2 modalities
+  mutual         CO2-Net's mutual loss: MSE between modality attentions with stop-gradient
+                 both ways (part of the baseline); needs >= 2 modalities of the same length
+  similarity     SDANet's similarity module: (1 - cosine) between the enhanced features of two
+                 modalities, stop-gradient both ways; needs >= 2 modalities of the same width
   reconstruction MSE between decoded and input features (divided by the target's mean square
                  when loss.reconstruction_normalize, so the weight does not depend on the
                  extractor's feature scale)
@@ -65,8 +65,9 @@ def topk_pool(cas: Tensor, mask: Tensor, k_div: float) -> Tensor:
     valid = mask.sum(dim=1)                                              # [B]
     k = torch.clamp(torch.floor(valid.to(torch.float32) / k_div), min=1.0)
     k = torch.minimum(k, valid.clamp_min(1).to(torch.float32))           # [B]
-    vals = cas.masked_fill(~mask.unsqueeze(-1), _NEG).sort(dim=1, descending=True).values
-    rank = torch.arange(cas.shape[1], device=cas.device).view(1, -1, 1)
+    k_max = max(1, min(int(k.max().item()), cas.shape[1]))
+    vals = cas.masked_fill(~mask.unsqueeze(-1), _NEG).topk(k_max, dim=1).values   # [B, k_max, K]
+    rank = torch.arange(k_max, device=cas.device).view(1, -1, 1)
     take = rank < k.view(-1, 1, 1)
     return torch.where(take, vals, torch.zeros_like(vals)).sum(dim=1) / k.view(-1, 1).to(cas.dtype)
 
@@ -143,28 +144,59 @@ def guide_loss(out: SDANetOutput, mask: Tensor) -> Tensor:
 
 # --- SDANet losses -----------------------------------------------------------------------------
 
-def similarity_loss(out: SDANetOutput, mask: Tensor, feature_weight: float) -> Tensor | None:
-    """Cross-modal consistency over all modality pairs (None with a single modality).
+def _modality_pairs(table: dict) -> list[tuple[str, str]]:
+    names = list(table)
+    return [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
 
-    0.5 MSE(a_i, sg(a_j)) + 0.5 MSE(a_j, sg(a_i)) + feature_weight x the same with (1 - cos)
-    between the modality features f_i, f_j [B, T, H].
-    """
-    names = list(out.modality_attention)
-    if len(names) < 2:
+
+def mutual_loss(out: SDANetOutput, mask: Tensor) -> Tensor | None:
+    """CO2-Net's mutual loss over all modality pairs: 0.5 MSE(a_i, sg(a_j)) + 0.5 MSE(a_j, sg(a_i)),
+    averaged over pairs (None with a single modality)."""
+    pairs = _modality_pairs(out.modality_attention)
+    if not pairs:
         return None
-    total, count = 0.0, 0
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            ai, aj = out.modality_attention[names[i]].float(), out.modality_attention[names[j]].float()
-            term = 0.5 * _masked_mean((ai - aj.detach()) ** 2, mask) + \
-                0.5 * _masked_mean((aj - ai.detach()) ** 2, mask)
-            if feature_weight > 0:
-                fi, fj = out.modality_features[names[i]].float(), out.modality_features[names[j]].float()
-                ci = 1 - F.cosine_similarity(fi, fj.detach(), dim=-1, eps=1e-6)
-                cj = 1 - F.cosine_similarity(fj, fi.detach(), dim=-1, eps=1e-6)
-                term = term + feature_weight * 0.5 * (_masked_mean(ci, mask) + _masked_mean(cj, mask))
-            total, count = total + term, count + 1
-    return total / count
+    total = 0.0
+    for a, b in pairs:
+        ai, aj = out.modality_attention[a].float(), out.modality_attention[b].float()
+        total = total + 0.5 * _masked_mean((ai - aj.detach()) ** 2, mask) + \
+            0.5 * _masked_mean((aj - ai.detach()) ** 2, mask)
+    return total / len(pairs)
+
+
+def similarity_loss(out: SDANetOutput, mask: Tensor, mode: str = "relation") -> Tensor | None:
+    """SDANet's cross-modal consistency of the enhanced features, over pairs of modalities.
+
+    "relation": the modalities must agree on which snippets are alike: with S_m the cosine
+    similarity matrix over the video's valid snippets of modality m's features [B, T, T],
+    0.5 MSE(S_i, sg S_j) + 0.5 MSE(S_j, sg S_i). It compares structure, not coordinates, so it
+    holds for streams whose channels mean different things (the gated embedding keeps each
+    stream in its own input's channels) and for streams of different widths.
+    "feature": 0.5 (1 - cos(f_i, sg f_j)) + 0.5 (1 - cos(f_j, sg f_i)) per snippet (same widths).
+    None when no pair applies."""
+    pairs = _modality_pairs(out.modality_features)
+    if mode == "feature":
+        pairs = [(a, b) for a, b in pairs
+                 if out.modality_features[a].shape[-1] == out.modality_features[b].shape[-1]]
+    if not pairs:
+        return None
+    total = 0.0
+    if mode == "relation":
+        m = mask.to(torch.float32)
+        pair_mask = m.unsqueeze(2) * m.unsqueeze(1)                             # [B, T, T]
+        denom = pair_mask.sum().clamp_min(1.0)
+        rel = {k: (lambda z: z @ z.transpose(1, 2))(F.normalize(v.float(), dim=-1, eps=1e-6))
+               for k, v in out.modality_features.items()}
+        for a, b in pairs:
+            d1 = (rel[a] - rel[b].detach()) ** 2
+            d2 = (rel[b] - rel[a].detach()) ** 2
+            total = total + 0.5 * ((d1 + d2) * pair_mask).sum() / denom
+        return total / len(pairs)
+    for a, b in pairs:
+        fi, fj = out.modality_features[a].float(), out.modality_features[b].float()
+        ci = 1 - F.cosine_similarity(fi, fj.detach(), dim=-1, eps=1e-6)
+        cj = 1 - F.cosine_similarity(fj, fi.detach(), dim=-1, eps=1e-6)
+        total = total + 0.5 * (_masked_mean(ci, mask) + _masked_mean(cj, mask))
+    return total / len(pairs)
 
 
 def reconstruction_loss(out: SDANetOutput, mask: Tensor, normalize: bool) -> Tensor | None:
@@ -305,17 +337,19 @@ def compute_losses(out: SDANetOutput, batch: dict, cfg: SDANetConfig) -> dict[st
     def supp():
         nonlocal cas_supp
         if cas_supp is None:
-            cas_supp = suppress(out.cas, out.attention, mask)
+            cas_supp = suppress(out.cas, out.attention, mask, w.suppress_min)
         return cas_supp
 
     add("mil", w.mil, lambda: mil_loss(out.cas, labels, mask, tr.topk_divisor, 1.0, label_mask))
     add("mil_supp", w.mil_supp, lambda: mil_loss(supp(), labels, mask, tr.topk_divisor, 0.0, label_mask))
     add("co_activity", w.co_activity, lambda: co_activity_loss(
-        out.features, supp(), labels, mask, tr.same_class_pairs, w.co_activity_margin))
+        out.features.detach() if w.co_activity_detach else out.features, supp(), labels, mask,
+        tr.same_class_pairs, w.co_activity_margin))
     add("norm", w.norm, lambda: attention_norm_loss(out, mask))
     add("guide", w.guide, lambda: guide_loss(out, mask))
+    add("mutual", w.mutual, lambda: mutual_loss(out, mask))
     if on.similarity:
-        add("similarity", w.similarity, lambda: similarity_loss(out, mask, w.similarity_feature_weight))
+        add("similarity", w.similarity, lambda: similarity_loss(out, mask, w.similarity_mode))
     if on.reconstruction:
         add("reconstruction", w.reconstruction,
             lambda: reconstruction_loss(out, mask, w.reconstruction_normalize))

@@ -1,17 +1,19 @@
 """SDANet: the network that turns snippet features into class activations and foreground attention.
 
 Wiring (per modality m of the `FeatureSpec`, e.g. rgb and flow; any number >= 1, any dims):
-  x_m [B, T, D_m] -> embedding conv(k) -> [MTFF] -> [SDA] -> enhanced f_m [B, T, H]
+  x_m [B, T, D_m] -> embedding -> [MTFF] -> [SDA] -> enhanced f_m [B, T, H_m]
   f_m -> attention head -> a_m [B, T] in [0, 1]            (modality_attention[m])
   f_m -> [reconstruction decoder] -> x_hat_m [B, T, D_m]   (reconstruction[m])
   attention = mean_m a_m                                    [B, T]
-  concat_m f_m [B, T, M*H] -> 1x1 fusion -> features [B, T, F=M*H] -> classifier conv(k3)
+  concat_m f_m [B, T, F] -> 1x1 fusion -> features [B, T, F = sum_m H_m] -> classifier conv(k3)
                                                           -> cas [B, T, C+1] (last = background)
   features -> [PFM projection] -> pfm_embedding [B, T, P]
-Bracketed parts are switched by `cfg.modules`; with all five off the model is the CO2-Net-like
-baseline (plain conv embedding + attention head per modality, the same heads). The similarity
-switch adds no parameters (it is a loss only). `cfg.train.smoothing_kernel` > 1 smooths cas and
-attentions with a masked average pool (the family's ActivityNet setting).
+The embedding is CO2-Net's gated filter of the input by the other modalities (`model.embedding`
+"gate", H_m = D_m) or a plain conv to `model.hidden_dim` ("conv", the layout of checkpoints made
+before config version 2). Bracketed parts are switched by `cfg.modules`; with all five off the
+model is CO2-Net (its layers, widths, dropouts and initialisation). The similarity switch adds
+no parameters (it is a loss only). `cfg.train.smoothing_kernel` > 1 smooths cas and attentions
+with a masked average pool (the family's ActivityNet setting).
 
 What this module must never do: compute losses, pick a device, or know about files. The losses
 live in `losses.py`, the device in the trainer.
@@ -27,8 +29,9 @@ from torch import Tensor, nn
 
 from ..data.units import FeatureSpec
 from .config import SDANetConfig
-from .modules import (MTFF, SDA, AttentionHead, ClassificationHead, ModalityEmbedding,
-                      ProjectionHead, ReconstructionDecoder, masked_smooth)
+from .modules import (MTFF, SDA, AttentionHead, ClassificationHead, DifferenceAttention, GatedEmbedding,
+                      ModalityEmbedding, ProjectionHead, ReconstructionDecoder, kaiming_bound, masked,
+                      masked_smooth)
 
 
 @dataclass
@@ -57,28 +60,30 @@ class SDANetOutput:
     pfm_embedding: Tensor | None = None
     extras: dict = field(default_factory=dict)
 
-    def suppressed_cas(self) -> Tensor:
-        """cas_supp = atn * (cas - min cas) + min cas, min over each video's valid snippets (detached).
-
-        [B, T, C+1]; padded snippets hold the minimum.
-        """
-        return suppress(self.cas, self.attention, self.mask)
+    def suppressed_cas(self, over: str = "time") -> Tensor:
+        """The attention-suppressed CAS (see `suppress`). [B, T, C+1]"""
+        return suppress(self.cas, self.attention, self.mask, over)
 
     def detection_cas(self) -> Tensor:
         """The test-time CAS: softmax over classes times attention. [B, T, C+1]"""
         return torch.softmax(self.cas, dim=-1) * self.attention.unsqueeze(-1)
 
 
-def suppress(cas: Tensor, attention: Tensor, mask: Tensor) -> Tensor:
-    """Attention-suppressed CAS. cas [B,T,K], attention [B,T], mask [B,T] -> [B,T,K].
+def suppress(cas: Tensor, attention: Tensor, mask: Tensor, over: str = "time") -> Tensor:
+    """Attention-suppressed CAS: cas_supp = atn * (cas - low) + low. cas [B,T,K], attention
+    [B,T], mask [B,T] -> [B,T,K]; padded snippets hold `low`.
 
-    The per-class minimum over time is a constant (detached): with a gradient through it, the
-    suppressed MIL (background label 0) was satisfied by lowering the raw background channel's
-    minimum and raising the labelled class's -- shifting whole CAS channels instead of moving
-    the attention. That flattened p_background everywhere, so the guide loss had nothing to
-    teach and the attention never separated action from background (synthetic set, baseline,
-    150 steps: attention AUC 0.66 -> 0.75 with the minimum detached).
+    over "classes" (CO2-Net/DELU's `_multiply(include_min=True)`): low = each
+    snippet's minimum over the C+1 classes, with gradient; a snippet with attention 0 has all
+    its class logits at that minimum (a flat class distribution).
+    over "time" (the default): low = each class's minimum over the video's
+    valid snippets, detached (with a gradient through a minimum over time, the suppressed MIL
+    was met by shifting whole CAS channels instead of moving the attention).
     """
+    if over == "classes":
+        low = cas.amin(dim=-1, keepdim=True)                                             # [B, T, 1]
+        out = attention.unsqueeze(-1) * (cas - low) + low
+        return torch.where(mask.unsqueeze(-1), out, low.expand_as(out))
     big = torch.finfo(cas.dtype).max
     low = cas.detach().masked_fill(~mask.unsqueeze(-1), big).amin(dim=1, keepdim=True)  # [B, 1, K]
     low = torch.where(torch.isfinite(low) & (low < big), low, torch.zeros_like(low))
@@ -94,27 +99,40 @@ def _layer_seed(base: int, name: str) -> int:
 class ModalityStream(nn.Module):
     """One modality's branch: embedding -> [MTFF] -> [SDA] -> attention head (+ decoder)."""
 
-    def __init__(self, d_in: int, cfg: SDANetConfig):
+    def __init__(self, d_in: int, d_guide: int, cfg: SDANetConfig):
         super().__init__()
         m, on = cfg.model, cfg.modules
-        self.embedding = ModalityEmbedding(d_in, m.hidden_dim, m.embed_kernel, m.dropout)
-        self.mtff = MTFF(m.hidden_dim, m.mtff_kernel, list(m.mtff_dilations), m.dropout) if on.mtff else None
-        self.sda = SDA(m.hidden_dim, m.sda_heads, m.sda_layers, m.sda_ffn_dim, m.sda_dropout,
+        w = m.widths(d_in)
+        h = w["stream"]
+        self.width = h
+        if m.embedding == "gate":
+            self.embedding = GatedEmbedding(d_in, d_guide, m.dropout)
+        else:
+            self.embedding = ModalityEmbedding(d_in, h, m.embed_kernel, m.dropout)
+        self.mtff = MTFF(h, m.mtff_kernel, list(m.mtff_dilations), m.dropout, w["mtff"],
+                         m.mtff_layer_scale) if on.mtff else None
+        self.sda = SDA(h, m.sda_heads, m.sda_layers, w["sda_ffn"], m.sda_dropout,
                        m.sda_forward_difference, m.sda_attention_dropout, m.sda_pre_norm,
-                       m.sda_window, m.sda_layer_scale) \
+                       m.sda_window, m.sda_layer_scale, w["sda"], m.sda_raw_values) \
             if on.sda and m.sda_layers > 0 else None
-        self.attention = AttentionHead(m.hidden_dim, m.attention_hidden, m.dropout)
-        self.decoder = ReconstructionDecoder(m.hidden_dim, d_in, m.reconstruction_hidden) \
+        self.attention = AttentionHead(h, w["attention"], m.dropout, m.attention_logit_dropout)
+        self.sda_to_attention = m.sda_to_attention
+        self.decoder = ReconstructionDecoder(h, d_in, w["reconstruction"]) \
             if on.reconstruction else None
 
-    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """x: [B, T, D_m] -> (features [B, T, H], attention [B, T], reconstruction [B, T, D_m])"""
-        h = self.embedding(x, mask)
+    def forward(self, x: Tensor, guide: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """x: [B, T, D_m], guide: the other modalities [B, T, D_g] ->
+        (features [B, T, H], attention [B, T], reconstruction [B, T, D_m] or None)"""
+        if isinstance(self.embedding, GatedEmbedding):
+            h = self.embedding(x, guide, mask)
+        else:
+            h = self.embedding(x, mask)
         if self.mtff is not None:
             h = self.mtff(h, mask)
+        before = h
         if self.sda is not None:
             h = self.sda(h, mask)
-        atn = self.attention(h, mask)
+        atn = self.attention(h if self.sda_to_attention else before, mask)
         rec = self.decoder(h, mask) if self.decoder is not None else None
         return h, atn, rec
 
@@ -136,16 +154,21 @@ class SDANet(nn.Module):
         # masks of a training that follows do not depend on which modules exist either.
         base = int(torch.randint(0, 2 ** 62, (1,)).item())
         after = torch.random.get_rng_state()
-        self.streams = nn.ModuleDict({name: ModalityStream(dim, cfg) for name, dim in spec.modalities})
-        fused_dim = cfg.model.hidden_dim * len(spec.modalities)
-        self.head = ClassificationHead(fused_dim, self.num_classes, cfg.model.dropout,
+        total = spec.feature_dim
+        self.streams = nn.ModuleDict({
+            name: ModalityStream(dim, total - dim if len(spec.modalities) > 1 else dim, cfg)
+            for name, dim in spec.modalities})
+        fused_dim = sum(s.width for s in self.streams.values())
+        self.head = ClassificationHead(fused_dim, self.num_classes, cfg.model.fusion_dropout,
                                        cfg.model.classifier_dropout)
         self.pfm = ProjectionHead(fused_dim, cfg.model.pfm_proj_dim) if cfg.modules.pfm else None
         self.reset_parameters(base)
         torch.random.set_rng_state(after)
 
     def reset_parameters(self, base: int | None = None) -> None:
-        """Xavier-uniform weights and zero biases; each layer's draw depends only on (base, its name).
+        """The family's initialisation (`model.init` "kaiming": kaiming_uniform_ with a = 0, i.e.
+        U(+-sqrt(6 / fan_in)); "xavier": xavier_uniform_) and zero biases, LayerNorms and
+        LayerScale gains as built; each layer's draw depends only on (base, its name).
 
         Why per-name: an ablation switches modules on and off, and with one shared generator
         every module added before a layer changed that layer's starting weights -- the
@@ -157,16 +180,21 @@ class SDANet(nn.Module):
         """
         if base is None:
             base = int(torch.randint(0, 2 ** 62, (1,)).item())
+        kaiming = self.cfg.model.init == "kaiming"
         for name, mod in self.named_modules():
             weights = []
             if isinstance(mod, (nn.Conv1d, nn.Linear)):
-                weights = [(mod.weight, mod.bias)]
-            elif isinstance(mod, nn.MultiheadAttention) and mod.in_proj_weight is not None:
-                weights = [(mod.in_proj_weight, mod.in_proj_bias)]    # out_proj is a Linear
-            for weight, bias in weights:
+                weights = [(mod.weight, mod.bias, getattr(mod, "init_fan_in", None))]
+            elif isinstance(mod, DifferenceAttention):
+                weights = [(mod.in_proj_weight, mod.in_proj_bias, None)]    # out_proj is a Linear
+            for weight, bias, fan_in in weights:
                 gen = torch.Generator(device=weight.device).manual_seed(_layer_seed(base, name))
                 with torch.no_grad():
-                    nn.init.xavier_uniform_(weight, generator=gen)
+                    if kaiming:
+                        fan = fan_in or weight[0].numel()
+                        nn.init.uniform_(weight, -kaiming_bound(fan), kaiming_bound(fan), generator=gen)
+                    else:
+                        nn.init.xavier_uniform_(weight, generator=gen)
                     if bias is not None:
                         nn.init.zeros_(bias)
 
@@ -181,19 +209,26 @@ class SDANet(nn.Module):
         if mask is None:
             mask = torch.ones(b, t, dtype=torch.bool, device=x.device)
         mask = mask.to(torch.bool)
+        # Every snippet valid (the family's sampler, one whole video at test time): the blocks
+        # skip all masking work and the attention needs no mask.
+        inner = None if bool(mask.all()) else mask
+        x = masked(x, inner)
         k = self.cfg.train.smoothing_kernel
         feats, atns, recs, inputs = {}, {}, {}, {}
+        single = len(self.streams) == 1
         for name, stream in self.streams.items():
-            xm = x[..., self.slices[name]] * mask.unsqueeze(-1).to(x.dtype)
-            h, a, r = stream(xm, mask)
+            sl = self.slices[name]
+            xm = x[..., sl]
+            guide = xm if single else torch.cat([x[..., :sl.start], x[..., sl.stop:]], dim=-1)
+            h, a, r = stream(xm, guide, inner)
             inputs[name], feats[name] = xm, h
-            atns[name] = masked_smooth(a.unsqueeze(-1), mask, k).squeeze(-1)
+            atns[name] = masked_smooth(a.unsqueeze(-1), inner, k).squeeze(-1)
             if r is not None:
                 recs[name] = r
         attention = torch.stack(list(atns.values()), dim=0).mean(dim=0)
-        fused, cas = self.head(torch.cat(list(feats.values()), dim=-1), mask)
-        cas = masked_smooth(cas, mask, k)
-        emb = self.pfm(fused, mask) if self.pfm is not None else None
+        fused, cas = self.head(torch.cat(list(feats.values()), dim=-1), inner)
+        cas = masked_smooth(cas, inner, k)
+        emb = self.pfm(fused, inner) if self.pfm is not None else None
         return SDANetOutput(cas=cas, attention=attention, modality_attention=atns, features=fused,
                             modality_features=feats, inputs=inputs, mask=mask,
                             reconstruction=recs or None, pfm_embedding=emb)

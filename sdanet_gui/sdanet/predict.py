@@ -47,7 +47,7 @@ def build_model(config: dict, spec: FeatureSpec, num_classes: int):
     from .config import SDANetConfig
     from .network import SDANet
 
-    return SDANet(SDANetConfig.from_dict(config, strict=False, source="checkpoint config"), spec, num_classes)
+    return SDANet(SDANetConfig.from_checkpoint(config), spec, num_classes)
 
 
 def load_model(path: str | Path, device: str | DevicePlan | None = None):
@@ -64,7 +64,7 @@ def score_features(model, features: np.ndarray, plan: DevicePlan | None = None) 
     """Run the model on one whole video. features: [T, D] -> VideoScores (see its docstring)."""
     import torch
 
-    plan = plan or _plan_of(model)
+    plan = (plan or _plan_of(model)).for_scoring()
     x = torch.tensor(np.asarray(features, dtype=np.float32), device=plan.device)[None]
     mask = torch.ones(x.shape[:2], dtype=torch.bool, device=plan.device)
     was_training = model.training
@@ -139,7 +139,7 @@ def predict_feature_set(checkpoint_or_model, feature_set: FeatureSet, subset: st
         if meta is not None:
             check_compatible(meta, feature_set.classes, feature_set.spec)
     if params is None:
-        cfg = SDANetConfig.from_dict(meta.config, strict=False) if meta is not None else SDANetConfig()
+        cfg = SDANetConfig.from_checkpoint(meta.config) if meta is not None else SDANetConfig()
         params = PostProcessing.from_config(cfg)
     if subset and subset not in feature_set.subsets():
         raise UserError(f"subset '{subset}' is not in the data ({feature_set.source}); available: "

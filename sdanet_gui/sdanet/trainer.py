@@ -205,12 +205,13 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
     net = dist_util.wrap_model(model, ctx, plan.device)
     net.train()
 
-    lr = float(cfg.train.lr)
+    lr = cfg.effective_lr(feature_set.spec) if hasattr(cfg, "effective_lr") else float(cfg.train.lr)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=float(cfg.train.weight_decay))
     scaler = plan.make_scaler()
     clip = cfg.train.grad_clip
     sampler = FamilySampler(data.labels, cfg.train.batch_size, cfg.train.same_class_pairs, batch_rng)
     max_seqlen = int(cfg.train.max_seqlen)
+    stretch = cfg.train.resample == "stretch"
     loss_cfg = cfg
     if sampler.pairs != cfg.train.same_class_pairs:   # too few videos per class for all pairs
         log.warning("using %d same-class pairs per batch instead of %d (not enough videos per "
@@ -232,7 +233,7 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
     for step in range(1, total + 1):
         t0 = time.perf_counter()
         shard = sampler.global_batch(ctx.world_size)[ctx.rank]
-        batch = make_batch(data, shard, max_seqlen, clip_rng)
+        batch = make_batch(data, shard, max_seqlen, clip_rng, stretch)
         batch = {k: v.to(plan.device, non_blocking=True) for k, v in batch.items()}
         with plan.autocast():
             output = net(batch["features"], batch["mask"])
@@ -326,7 +327,7 @@ def _train(cfg, feature_set, *, out, total, seed, init_checkpoint, progress, can
                snippets_seen / train_time if train_time > 0 else 0.0, "train_seconds": train_time,
                "train_videos": len(train_list), "val_videos": len(val_list),
                "stopped_early": stopped, "tiou_thresholds": tious, "device": plan.describe(),
-               "world_size": ctx.world_size, "seed": seed}
+               "world_size": ctx.world_size, "seed": seed, "lr": lr}
     if best_val is not None:
         metrics["val" if selection == "val" else "selection_set"] = best_val
     if selection == "test":

@@ -224,7 +224,7 @@ def test_closing_the_frame_server_cancels_its_proxy_build(tmp_path, wait_for):
     video = write_numbered_video(tmp_path / "a.mp4", 200)
     with open_video(video) as reader:
         server = FrameServer(reader, proxy_dir=tmp_path / "proxies", proxy_box=BOX)
-        assert wait_for(lambda: server.proxy_state == BUILDING and server.proxy._child, 30)
+        assert wait_for(lambda: server.proxy_state == BUILDING and server.proxy.child, 30)
         server.close()
         assert server.proxy_state == CANCELLED
         assert list((tmp_path / "proxies").iterdir()) == []

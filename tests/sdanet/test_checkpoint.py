@@ -146,3 +146,28 @@ def test_data_fingerprint_depends_on_names_shapes_and_labels_not_order():
     assert a != data_fingerprint(["a", "b"], [(10, 4), (13, 4)], labels)
     assert a != data_fingerprint(["a", "b"], [(10, 4), (12, 4)], labels[::-1])
     assert a != data_fingerprint(["a", "c"], [(10, 4), (12, 4)], labels)
+
+
+def test_a_version_1_checkpoint_loads_and_scores_as_it_was_measured():
+    """The bundled demo checkpoint was written before config version 2 (plain conv embedding,
+    full-width MTFF and SDA, nn.MultiheadAttention's weights): it must load into that layout
+    and give the demo videos the average mAP that model/demo.json recorded when it was built."""
+    import json
+
+    from sdanet_gui.bundled import model_files, resource_files
+    from sdanet_gui.data.feature_sets import load_feature_set
+    from sdanet_gui.sdanet.evaluation import THUMOS_TIOUS, detection_map
+    from sdanet_gui.sdanet.predict import load_model, predict_feature_set
+
+    from sdanet_gui.sdanet.device import choose_device
+
+    ckpt = model_files() / "demo.pt"
+    model, meta = load_model(ckpt, choose_device("cpu", precision="fp32"))   # as it was measured
+    assert "version" not in meta.config
+    assert model.cfg.model.embedding == "conv" and model.cfg.version == 1
+    assert model.cfg.loss.suppress_min == "time" and model.cfg.train.resample == "pad"
+    fs = load_feature_set(resource_files() / "demo")
+    preds = predict_feature_set(model, fs, "demo", meta=meta, device=choose_device("cpu", precision="fp32"))
+    res = detection_map(fs.annotations("demo"), preds, THUMOS_TIOUS)
+    recorded = json.loads((model_files() / "demo.json").read_text())["demo_average_mAP"]
+    assert round(float(res.average_map), 4) == recorded

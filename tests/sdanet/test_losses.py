@@ -166,7 +166,7 @@ def test_switching_a_module_off_removes_its_loss_term():
     a, b, labels = _two_videos()
     x, mask = _padded([a, b], 30)
     losses = compute_losses(net(x, mask), {"features": x, "mask": mask, "labels": labels}, cfg)
-    assert set(losses) == {"mil", "mil_supp", "co_activity", "norm", "guide", "total"}
+    assert set(losses) == {"mil", "mil_supp", "co_activity", "norm", "guide", "mutual", "total"}
     cfg0 = apply_overrides(cfg, ["loss.guide=0"])
     assert "guide" not in compute_losses(net(x, mask), {"features": x, "mask": mask, "labels": labels}, cfg0)
 
@@ -202,10 +202,11 @@ def test_a_short_optimisation_lowers_the_mil_loss_on_synthetic_videos():
 
 
 def test_suppressed_mil_cannot_be_met_by_shifting_cas_channels_only_by_the_attention():
-    """With attention 0 the suppressed CAS is each class's minimum over time, a constant: the
-    suppressed MIL must then give the raw CAS no gradient (it once flowed through the minimum,
-    letting the loss lower the background channel's floor instead of moving the attention) and
-    must push the attention up where the labelled class is active."""
+    """Floor over time (version-1 configs): with attention 0 the suppressed CAS is each class's
+    minimum over time, a constant: the suppressed MIL must then give the raw CAS no gradient
+    (it once flowed through the minimum, letting the loss lower the background channel's floor
+    instead of moving the attention) and must push the attention up where the labelled class
+    is active."""
     from sdanet_gui.sdanet.network import suppress
 
     torch.manual_seed(0)
@@ -215,12 +216,31 @@ def test_suppressed_mil_cannot_be_met_by_shifting_cas_channels_only_by_the_atten
     atn = torch.zeros(2, 12, requires_grad=True)
     mask = torch.ones(2, 12, dtype=torch.bool)
     mask[1, 9:] = False
-    supp = suppress(cas, atn, mask)
+    supp = suppress(cas, atn, mask, "time")
     low = cas.detach().masked_fill(~mask.unsqueeze(-1), 1e9).amin(dim=1, keepdim=True)
     torch.testing.assert_close(supp[mask], low.expand_as(supp)[mask])   # values unchanged
     labels = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     mil_loss(supp, labels, mask, 4.0, 0.0).backward()
     assert cas.grad is None or (cas.grad == 0).all()
     half = torch.full((2, 12), 0.5, requires_grad=True)
-    mil_loss(suppress(cas, half, mask), labels, mask, 4.0, 0.0).backward()
+    mil_loss(suppress(cas, half, mask, "time"), labels, mask, 4.0, 0.0).backward()
     assert (half.grad[0, 3:6] < 0).all()           # raise attention where the class fires
+
+
+def test_family_suppression_floors_each_snippet_at_its_least_likely_class():
+    """The family's floor ("classes", CO2-Net/DELU): attention 0 flattens a snippet's class logits to
+    their minimum over classes; attention 1 keeps them; the suppressed MIL raises the attention
+    where the labelled class fires."""
+    from sdanet_gui.sdanet.network import suppress
+
+    torch.manual_seed(0)
+    cas = torch.randn(2, 12, 4)
+    cas[0, 3:6, 1] += 5.0
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    low = cas.amin(dim=-1, keepdim=True)
+    torch.testing.assert_close(suppress(cas, torch.zeros(2, 12), mask, "classes"), low.expand_as(cas))
+    torch.testing.assert_close(suppress(cas, torch.ones(2, 12), mask, "classes"), cas)
+    half = torch.full((2, 12), 0.5, requires_grad=True)
+    labels = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    mil_loss(suppress(cas, half, mask, "classes"), labels, mask, 4.0, 0.0).backward()
+    assert (half.grad[0, 3:6] < 0).all()

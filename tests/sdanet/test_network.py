@@ -41,11 +41,12 @@ def test_output_shapes_for_any_modalities_dims_and_classes(t, dims, classes, wit
     out = net(x)
     assert out.cas.shape == (3, t, classes + 1)
     assert out.attention.shape == (3, t)
-    assert out.features.shape == (3, t, 32 * len(dims))
+    # the gated embedding keeps each stream at its input's width
+    assert out.features.shape == (3, t, sum(dims))
     assert set(out.modality_attention) == set(spec.modality_names)
     for name, d in spec.modalities:
         assert out.modality_attention[name].shape == (3, t)
-        assert out.modality_features[name].shape == (3, t, 32)
+        assert out.modality_features[name].shape == (3, t, d)
         if cfg.modules.reconstruction:
             assert out.reconstruction[name].shape == (3, t, d)
     assert out.reconstruction is None or cfg.modules.reconstruction
@@ -86,7 +87,7 @@ def test_padding_does_not_change_valid_snippets(extra):
     torch.testing.assert_close(padded.cas[1], net(b).cas[0], atol=1e-5, rtol=1e-4)
 
 
-def _batch(b=8, t=40, dims=(12, 10), classes=4, seed=0):
+def _batch(b=8, t=40, dims=(12, 12), classes=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, t, sum(dims), generator=g)
     mask = torch.ones(b, t, dtype=torch.bool)
@@ -107,7 +108,7 @@ def _pfm_thresholds_from(net, batch):
 def test_every_block_and_every_loss_receives_gradient():
     torch.manual_seed(0)
     batch = _batch()
-    spec = spec_of(12, 10)
+    spec = spec_of(12, 12)
     probe = SDANet(small_cfg(), spec, 4)
     cfg = small_cfg(*_pfm_thresholds_from(probe, batch), "loss.snippet=1.0", "train.same_class_pairs=3")
     net = SDANet(cfg, spec, 4)
@@ -117,8 +118,8 @@ def test_every_block_and_every_loss_receives_gradient():
     targets[0, 5:10] = 1
     out = net(batch["features"], batch["mask"])
     losses = compute_losses(out, {**batch, "snippet_targets": targets}, cfg)
-    expected = {"mil", "mil_supp", "co_activity", "norm", "guide", "similarity", "reconstruction", "pfm",
-                "snippet", "total"}
+    expected = {"mil", "mil_supp", "co_activity", "norm", "guide", "mutual", "similarity", "reconstruction",
+                "pfm", "snippet", "total"}
     assert set(losses) == expected
     for name, value in losses.items():
         assert torch.isfinite(value), name
@@ -130,7 +131,8 @@ def test_every_block_and_every_loss_receives_gradient():
     # each loss on its own reaches the blocks it is meant to train
     for term, blocks in (("pfm", ["pfm.", "head.fusion", "streams.rgb.sda", "streams.flow.mtff"]),
                          ("reconstruction", ["streams.rgb.decoder", "streams.flow.sda", "streams.rgb.mtff"]),
-                         ("similarity", ["streams.rgb.attention", "streams.flow.sda"])):
+                         ("mutual", ["streams.rgb.attention", "streams.flow.embedding"]),
+                         ("similarity", ["streams.rgb.embedding", "streams.flow.sda"])):
         net.zero_grad()
         out = net(batch["features"], batch["mask"])
         compute_losses(out, batch, cfg)[term].backward()
@@ -145,7 +147,7 @@ PARAM_PREFIX = {"mtff": ".mtff.", "sda": ".sda.", "pfm": "pfm.", "reconstruction
 @pytest.mark.parametrize("module", MODULE_NAMES)
 def test_without_a_module_removes_its_parameters_and_its_loss(module):
     batch = _batch()
-    spec = spec_of(12, 10)
+    spec = spec_of(12, 12)
     full_cfg, cut_cfg = small_cfg(), apply_without(small_cfg(), module)
     full, cut = SDANet(full_cfg, spec, 4), SDANet(cut_cfg, spec, 4)
     names = [n for n, _ in cut.named_parameters()]
@@ -163,11 +165,11 @@ def test_without_a_module_removes_its_parameters_and_its_loss(module):
 
 def test_all_modules_off_is_the_plain_baseline():
     cfg = apply_without(small_cfg(), "all")
-    net = SDANet(cfg, spec_of(12, 10), 4)
+    net = SDANet(cfg, spec_of(12, 12), 4)
     blocks = {n.split(".")[0] if n.startswith("head") else ".".join(n.split(".")[:3])
               for n, _ in net.named_parameters()}
     assert blocks == {"head", "streams.rgb.embedding", "streams.rgb.attention",
                       "streams.flow.embedding", "streams.flow.attention"}
     batch = _batch()
     losses = compute_losses(net(batch["features"], batch["mask"]), batch, cfg)
-    assert set(losses) == {"mil", "mil_supp", "co_activity", "norm", "guide", "total"}
+    assert set(losses) == {"mil", "mil_supp", "co_activity", "norm", "guide", "mutual", "total"}

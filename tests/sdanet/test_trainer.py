@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from sdanet_gui.data.structures import FeatureVideo
 from sdanet_gui.data.synthetic import make_synthetic
 from sdanet_gui.errors import Cancelled, UserError
 from sdanet_gui.sdanet.checkpoint import load_checkpoint, state_hash
@@ -47,6 +48,24 @@ def test_long_videos_are_resampled_one_random_index_per_bin_short_ones_kept_whol
     idx = resample_indices(333, 100, rng)          # uneven bins still cover the whole video
     assert idx[0] < 4 and idx[-1] >= 329 and np.all(np.diff(idx) > 0)
     np.testing.assert_array_equal(resample_indices(37, 100, rng), np.arange(37))
+
+
+def test_the_family_sampler_stretches_every_video_to_exactly_max_seqlen():
+    """train.resample "stretch" (CO2-Net/DELU's random_perturb): position i draws from
+    [floor(i L / N), floor((i + 1) L / N)] (the last bin runs to the end), for short videos too,
+    so a batch has no padding."""
+    rng = np.random.default_rng(0)
+    for length in (7, 37, 100, 333, 1000):
+        idx = resample_indices(length, 100, rng, stretch=True)
+        lo = np.floor(np.arange(100) * length / 100).astype(int)
+        hi = np.append(lo[1:], length - 1)
+        assert idx.shape == (100,) and np.all(np.diff(idx) >= 0)
+        assert np.all(idx >= lo) and np.all(idx <= hi) and idx[-1] <= length - 1
+        assert len(set(idx.tolist())) == min(length, 100) or length > 100
+    fs = _tiny_set(train_videos=6)
+    data = TrainingVideos.load(fs, fs.by_subset("train"))
+    batch = make_batch(data, [0, 1, 2], max_seqlen=500, rng=rng, stretch=True)
+    assert batch["features"].shape[1] == 500 and bool(batch["mask"].all())
 
 
 def test_a_batch_starts_with_same_class_pairs_and_pads_short_videos_with_a_mask():
@@ -100,7 +119,12 @@ def test_device_choice_defaults_to_the_cpu_here_and_refuses_impossible_requests(
     plan = choose_device()
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert plan.type == expected and describe_device().startswith(expected.upper())
-    assert choose_device("cpu").precision == "fp32"
+    from sdanet_gui.sdanet.device import cpu_bf16_supported
+
+    assert choose_device("cpu").precision == ("bf16" if cpu_bf16_supported() else "fp32")
+    assert choose_device("cpu", precision="fp32").precision == "fp32"
+    # scores are fp32 on the CPU whatever the training precision (cached scores, curves)
+    assert choose_device("cpu").for_scoring().precision == "fp32"
     with pytest.raises(UserError, match="tpu"):
         choose_device("tpu")
     with pytest.raises(UserError, match="fp16 needs a CUDA"):
@@ -179,9 +203,8 @@ def test_a_diverging_run_fails_clearly_and_leaves_the_old_checkpoint(tmp_path):
     out = tmp_path / "m.pt"
     out.write_bytes(b"previous checkpoint")
     # Unnormalised features of 1e30 overflow float32 inside the network: the loss becomes NaN.
-    for v in fs.by_subset("train"):
-        arr = v.features() * np.float32(1e30)
-        v._loader = lambda a=arr: a
+    fs.videos = [FeatureVideo(v.name, v.annotation, lambda a=v.features() * np.float32(1e30): a, v.num_snippets)
+                 if v.annotation.subset == fs.train_subset else v for v in fs.videos]
     with pytest.raises(TrainingDiverged) as err:
         train(cfg, fs, out=out, iterations=5, seed=0)
     assert isinstance(err.value, UserError) and "step 1" in str(err.value)

@@ -136,7 +136,7 @@ def test_a_video_added_to_a_project_with_a_model_is_scored_without_asking(
     assert NO_SCORES_TEXT not in seen      # never "load a checkpoint" while its scores are coming
     qtbot.waitUntil(lambda: window.current_video_id == project.video("second").id, timeout=20000)
     assert project.predicted_segments("second", window.session.active.id)
-    assert not label.isVisible() and window.review.timeline._scores is not None
+    assert not label.isVisible() and window.review.timeline.scores is not None
 
 
 def test_cancel_stops_extraction_without_half_written_files_and_window_stays_usable(
