@@ -126,7 +126,7 @@ class ReviewSession:
             from ..paths import app_paths
             from ..project.store import Project
 
-            folder = app_paths().default_projects / datetime.now().strftime(f"{UNTITLED} %Y-%m-%d %H%M%S")
+            folder = fresh_folder(app_paths().default_projects, datetime.now().strftime(f"{UNTITLED} %Y-%m-%d %H%M%S"))
             self.set_project(Project.create(folder))
             empty = len(self.empty_untitled_projects())
             self.events.status.emit(f"New project created in {folder}" + (
@@ -229,7 +229,7 @@ class ReviewSession:
         if not videos or not checkpoint.is_file():
             raise UserError(f"{demo}: the demo videos or {checkpoint.name} are missing", path=demo)
         classes = json.loads((demo / "annotations.json").read_text()).get("class_list", [])
-        folder = app_paths().default_projects / datetime.now().strftime("Demo %Y-%m-%d %H%M%S")
+        folder = fresh_folder(app_paths().default_projects, datetime.now().strftime("Demo %Y-%m-%d %H%M%S"))
         project = Project.create(folder)
         project.add_classes(classes)
         self.set_project(project)
@@ -702,3 +702,13 @@ class ReviewSession:
         rows = [(seg.label, int(sf), int(ef), float(seg.score or 0.0))
                 for seg, sf, ef in zip(segments, starts, ends) if ef > sf]
         return project.add_predictions(mv.id, rec.id, rows, replace=replace)
+
+
+def fresh_folder(root: Path, name: str) -> Path:
+    """`root / name`, or `root / "name (2)"`, `"name (3)"`, ... for the first that does not exist:
+    two projects made in the same second (two windows, a quick relaunch) must not collide."""
+    folder, n = root / name, 1
+    while folder.exists():
+        n += 1
+        folder = root / f"{name} ({n})"
+    return folder

@@ -247,3 +247,26 @@ def test_the_demo_scenario_confirm_one_video_then_fine_tune_leaves_the_model_in_
     assert project.active_model_version().id == base.id
     assert outcome.summary.held_out == [] and outcome.summary.report.videos == 0
     session.close()
+
+
+def test_untitled_projects_made_in_the_same_second_do_not_collide(calls, monkeypatch):
+    """Two windows (or a quick relaunch) opening videos within one second each get a project:
+    the second one used to fail with "a project already exists here"."""
+    import datetime as dt
+
+    from sdanet_gui.session import review_session
+
+    class SameSecond(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 2, 12, 0, 0)
+
+    monkeypatch.setattr(review_session, "datetime", SameSecond)
+    sessions = [ReviewSession(calls) for _ in range(3)]
+    try:
+        folders = [s.ensure_project().folder.name for s in sessions]
+    finally:
+        for s in sessions:
+            s.close()
+    assert folders == ["Untitled 2026-01-02 120000", "Untitled 2026-01-02 120000 (2)",
+                       "Untitled 2026-01-02 120000 (3)"]
