@@ -55,7 +55,8 @@ import numpy as np
 
 from . import synthetic_i3d
 from .structures import FeatureSet, FeatureVideo, Segment, VideoAnnotation
-from .synthetic_layout import SyntheticParams, instance_lengths, instance_profile, place, video_layout
+from .synthetic_layout import (SyntheticParams, ar1, context_spans, distractor_spans, instance_profile,
+                               placed_instances, video_layout)
 from .units import FeatureSpec
 
 TRAIN, TEST = "train", "test"
@@ -114,40 +115,19 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
     signal = [np.zeros((t, d)) for d in dims]
     occupied = np.zeros(t, dtype=bool)
     instances = []  # (class, start, end, meta)
-    for ci, c in enumerate(classes):
-        placed = 0
-        for length in instance_lengths(rng, short_heavy, ci == 0, t):
-            s = place(rng, occupied, length, p.gap)
-            if s is None:
-                continue
-            e = s + length
-            occupied[s:e] = True
-            placed += 1
-            a = p.amplitude * rng.uniform(0.75, 1.25)
-            profile, weak, levels, strong = instance_profile(rng, p, length, names)
-            for m in range(m_count):
-                signal[m][s:e] += (a * levels[m] * profile)[:, None] * proto[m][c][None, :]
-            has_context = rng.random() < p.context_prob
-            instances.append((c, s, e, {"weak_middle": bool(weak), "strong_modality": strong,
-                                        "context": bool(has_context), "short": length < 4}))
-            if has_context:
-                for side in ("before", "after"):
-                    if rng.random() < 0.7:
-                        n = int(rng.integers(2, 4))
-                        lo, hi = (max(0, s - n), s) if side == "before" else (e, min(t, e + n))
-                        span = np.arange(lo, hi)
-                        span = span[~occupied[span]]
-                        signal[0][span] += p.context_level * a * context[c][None, :]
-        if placed == 0 and ci == 0:
-            raise ValueError(f"video of {t} snippets has no room for an action instance; "
-                             f"raise min_snippets")
+    for c, s, e in placed_instances(rng, p, classes, short_heavy, occupied):
+        a = p.amplitude * rng.uniform(0.75, 1.25)
+        profile, weak, levels, strong = instance_profile(rng, p, e - s, names)
+        for m in range(m_count):
+            signal[m][s:e] += (a * levels[m] * profile)[:, None] * proto[m][c][None, :]
+        has_context = rng.random() < p.context_prob
+        instances.append((c, s, e, {"weak_middle": bool(weak), "strong_modality": strong,
+                                    "context": bool(has_context), "short": e - s < 4}))
+        for span in context_spans(rng, s, e, occupied) if has_context else ():
+            signal[0][span] += p.context_level * a * context[c][None, :]
     labelled = sorted({c for c, *_ in instances})
 
-    for _ in range(int(rng.integers(0, p.max_distractors + 1))):
-        length = int(rng.integers(3, 11))
-        s = place(rng, occupied, length, 1)
-        if s is None:
-            continue
+    for s, length in distractor_spans(rng, p, occupied):
         k = int(rng.integers(0, world.distractor[0].shape[0]))
         a = p.amplitude * rng.uniform(0.6, 1.1)
         for m in range(m_count):
@@ -159,13 +139,7 @@ def _make_video(world: _World, p: SyntheticParams, *, seed: int, subset: str, in
     for m, d in enumerate(dims):
         offset = _unit(rng.standard_normal(d)) * rng.uniform(0.5, 2.0)
         offset = offset + p.domain_background_shift * domain * world.shift_dir[m]
-        eps = rng.standard_normal((t, d))
-        noise = np.empty_like(eps)
-        noise[0] = eps[0]
-        scale = math.sqrt(1 - rho * rho)
-        for i in range(1, t):
-            noise[i] = rho * noise[i - 1] + scale * eps[i]
-        parts.append(signal[m] + offset[None, :] + sigma * noise)
+        parts.append(signal[m] + offset[None, :] + sigma * ar1(rng, t, d, rho))
     features = np.concatenate(parts, axis=1).astype(np.float32)
     return features, instances, labelled
 

@@ -37,12 +37,12 @@ Other modalities than rgb/flow (any number) use the flow settings from the secon
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic_layout import SyntheticParams, instance_lengths, instance_profile, place
+from .synthetic_layout import (SyntheticParams, ar1, context_spans, distractor_spans, instance_profile,
+                               placed_instances)
 
 _MODE_KEY = 3   # keeps this mode's random streams apart from the gaussian mode's
 
@@ -139,45 +139,23 @@ def make_video(world: _WorldI3D, gp: SyntheticParams, p: I3DLikeParams, *, rng, 
 
     occupied = np.zeros(t, dtype=bool)
     instances = []
-    for ci, c in enumerate(classes):
-        placed = 0
-        for length in instance_lengths(rng, short_heavy, ci == 0, t):
-            s = place(rng, occupied, length, gp.gap)
-            if s is None:
-                continue
-            e = s + length
-            occupied[s:e] = True
-            placed += 1
-            profile, weak, levels, strong = instance_profile(rng, gp, length, names)
-            amp = p.action_amplitude * rng.uniform(0.75, 1.25)
-            for m, d in enumerate(dims):
-                pat = world.pattern[m][c]
-                var = pat * rng.gamma(1.0 / max(p.instance_variation, 1e-6) ** 2,
-                                      max(p.instance_variation, 1e-6) ** 2, d)
-                blend[m][s:e] = p.action_blend * levels[m] * profile
-                event[m][s:e] = amp * var
-            has_context = rng.random() < gp.context_prob
-            if has_context:
-                for side in ("before", "after"):
-                    if rng.random() < 0.7:
-                        n = int(rng.integers(2, 4))
-                        lo, hi = (max(0, s - n), s) if side == "before" else (e, min(t, e + n))
-                        span = np.arange(lo, hi)
-                        span = span[~occupied[span]]
-                        content[0][span] = (1 - gp.context_level) * content[0][span] + \
-                            gp.context_level * world.scene[c]
-            instances.append((c, s, e, {"weak_middle": bool(weak), "strong_modality": strong,
-                                        "context": bool(has_context), "short": length < 4}))
-            changes += [(s, "action"), (e, "action")]
-        if placed == 0 and ci == 0:
-            raise ValueError(f"video of {t} snippets has no room for an action instance; "
-                             f"raise min_snippets")
+    for c, s, e in placed_instances(rng, gp, classes, short_heavy, occupied):
+        profile, weak, levels, strong = instance_profile(rng, gp, e - s, names)
+        amp = p.action_amplitude * rng.uniform(0.75, 1.25)
+        for m, d in enumerate(dims):
+            pat = world.pattern[m][c]
+            var = pat * rng.gamma(1.0 / max(p.instance_variation, 1e-6) ** 2,
+                                  max(p.instance_variation, 1e-6) ** 2, d)
+            blend[m][s:e] = p.action_blend * levels[m] * profile
+            event[m][s:e] = amp * var
+        has_context = rng.random() < gp.context_prob
+        for span in context_spans(rng, s, e, occupied) if has_context else ():
+            content[0][span] = (1 - gp.context_level) * content[0][span] + gp.context_level * world.scene[c]
+        instances.append((c, s, e, {"weak_middle": bool(weak), "strong_modality": strong,
+                                    "context": bool(has_context), "short": e - s < 4}))
+        changes += [(s, "action"), (e, "action")]
 
-    for _ in range(int(rng.integers(0, gp.max_distractors + 1))):
-        length = int(rng.integers(3, 11))
-        s = place(rng, occupied, length, 1)
-        if s is None:
-            continue
+    for s, length in distractor_spans(rng, gp, occupied):
         k = int(rng.integers(0, world.distractor[0].shape[0]))
         amp = p.action_amplitude * rng.uniform(0.6, 1.1)
         for m in range(m_count):
@@ -190,11 +168,7 @@ def make_video(world: _WorldI3D, gp: SyntheticParams, p: I3DLikeParams, *, rng, 
     for m, d in enumerate(dims):
         x = (1 - blend[m])[:, None] * content[m] + blend[m][:, None] * event[m]
         sigma = p.jitter_rgb if m == 0 else p.jitter_flow
-        eps = rng.standard_normal((t, d))
-        z = np.empty_like(eps)
-        z[0] = eps[0]
-        for i in range(1, t):
-            z[i] = rho * z[i - 1] + math.sqrt(1 - rho * rho) * eps[i]
+        z = ar1(rng, t, d, rho)
         x = x * np.exp(sigma * z - 0.5 * sigma * sigma) * world.scale[m][None, :]
         x = np.maximum(0.0, x - p.floor * x.mean())
         target = p.rgb_mean if m == 0 else p.flow_mean

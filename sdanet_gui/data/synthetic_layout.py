@@ -7,6 +7,7 @@ layout of short and long instances), and neither mode should import the other's 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,3 +92,56 @@ def instance_profile(rng, p: SyntheticParams, length: int, names: list[str]):
         levels[k] = 1.0
         strong = names[k]
     return profile, weak, levels, strong
+
+
+def placed_instances(rng, p: SyntheticParams, classes: list[int], short_heavy: bool, occupied: np.ndarray):
+    """Yield (class, start, end) for each instance placed, marking `occupied`; the caller draws
+    the instance's own values between yields, so both modes keep one draw order. ValueError
+    when the primary class (the first) gets no instance at all."""
+    t = len(occupied)
+    for ci, c in enumerate(classes):
+        placed = 0
+        for length in instance_lengths(rng, short_heavy, ci == 0, t):
+            s = place(rng, occupied, length, p.gap)
+            if s is None:
+                continue
+            occupied[s:s + length] = True
+            placed += 1
+            yield c, s, s + length
+        if placed == 0 and ci == 0:
+            raise ValueError(f"video of {t} snippets has no room for an action instance; "
+                             f"raise min_snippets")
+
+
+def context_spans(rng, start: int, end: int, occupied: np.ndarray) -> list[np.ndarray]:
+    """The free snippets just before and/or after an instance (2-3 each side, each side with
+    probability 0.7) where the scene of its class shows without the action."""
+    spans = []
+    for side in ("before", "after"):
+        if rng.random() < 0.7:
+            n = int(rng.integers(2, 4))
+            lo, hi = (max(0, start - n), start) if side == "before" else (end, min(len(occupied), end + n))
+            span = np.arange(lo, hi)
+            spans.append(span[~occupied[span]])
+    return spans
+
+
+def distractor_spans(rng, p: SyntheticParams, occupied: np.ndarray):
+    """Yield (start, length) of 0..p.max_distractors background events of 3-10 snippets."""
+    for _ in range(int(rng.integers(0, p.max_distractors + 1))):
+        length = int(rng.integers(3, 11))
+        s = place(rng, occupied, length, 1)
+        if s is not None:
+            yield s, length
+
+
+def ar1(rng, t: int, d: int, rho: float) -> np.ndarray:
+    """[t, d] unit-variance AR(1) noise over time with coefficient rho."""
+    eps = rng.standard_normal((t, d))
+    z = np.empty_like(eps)
+    z[0] = eps[0]
+    scale = math.sqrt(1 - rho * rho)
+    for i in range(1, t):
+        z[i] = rho * z[i - 1] + scale * eps[i]
+    return z
+

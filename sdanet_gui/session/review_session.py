@@ -126,7 +126,8 @@ class ReviewSession:
             from ..paths import app_paths
             from ..project.store import Project
 
-            folder = fresh_folder(app_paths().default_projects, datetime.now().strftime(f"{UNTITLED} %Y-%m-%d %H%M%S"))
+            folder = fresh_folder(app_paths().default_projects,
+                                  datetime.now().strftime(f"{UNTITLED} %Y-%m-%d %H%M%S"))
             self.set_project(Project.create(folder))
             empty = len(self.empty_untitled_projects())
             self.events.status.emit(f"New project created in {folder}" + (
